@@ -1,0 +1,237 @@
+"""``orchestra-local``: validate, plan and run Orchestra pipeline YAML on this machine.
+
+\b
+Examples:
+  orchestra-local validate orchestra/
+  orchestra-local plan orchestra/tpch_elt.yml
+  orchestra-local run orchestra/tpch_elt.yml --input write_disposition=replace --max-parallel 4
+  orchestra-local runs
+  orchestra-local runs <pipeline_run_id>
+
+\b
+Exit codes:
+  0  the run SUCCEEDED or ended WARNING (validate: every file is valid)
+  1  the run FAILED, was CANCELLED or SKIPPED, or the runner itself failed
+  2  invalid input: bad YAML, unknown file, missing or wrong run input, remote-only tasks
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+from dotenv import dotenv_values
+from rich.console import Console
+from rich.markup import escape
+
+from orchestra_local.console import LiveProgress, pipeline_runs_table, plan_tree, task_run_table
+from orchestra_local.errors import InvalidInputError, OrchestraLocalError, PipelineValidationError, Problem
+from orchestra_local.settings import resolve_settings
+from orchestra_local.spec import discover, load_file
+from orchestra_local.store import RunStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# Without a terminal (CI, pipes) rich would wrap at 80 columns; logs read better unwrapped.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def _errors_to_exit_codes(command: F) -> F:
+    """The CLI boundary: known errors become one ``Error:`` line and an exit code (``--debug``: traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except PipelineValidationError as exc:
+            if debug:
+                raise
+            _print_problems(exc.problems)
+            sys.exit(EXIT_INVALID)
+        except InvalidInputError as exc:
+            if debug:
+                raise
+            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+            sys.exit(EXIT_INVALID)
+        except OrchestraLocalError as exc:
+            if debug:
+                raise
+            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        stderr.print(f"[red]error[/] {escape(problem.human())}", highlight=False, soft_wrap=True)
+
+
+def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
+    inputs = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(f"--input expects name=value, got {pair!r}")
+        inputs[name.strip()] = value
+    return inputs
+
+
+def _environment(env_file: Path | None) -> dict[str, str]:
+    """The process environment, overlaid with an optional dotenv file (its values win)."""
+    env = dict(os.environ)
+    if env_file is not None:
+        if not env_file.is_file():
+            raise InvalidInputError(f"--env-file {env_file}: no such file")
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    return env
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="orchestra-local")
+def main(debug: bool) -> None:
+    """Entry point of the ``orchestra-local`` console script."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json prints Orchestra's {'detail': [...]} shape per file.")
+@_errors_to_exit_codes
+def validate(paths: tuple[Path, ...], output: str) -> None:
+    """Validate pipeline files (folders are searched for *.yml/*.yaml). Every bad file is reported."""
+    files = discover(paths)
+    report: dict[str, Any] = {}
+    bad = 0
+    for path in files:
+        try:
+            load_file(path)
+            report[str(path)] = {"message": "Pipeline schema is valid"}
+            if output == "text":
+                stdout.print(f"[green]valid[/]   {escape(str(path))}", highlight=False)
+        except PipelineValidationError as exc:
+            bad += 1
+            report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
+            if output == "text":
+                _print_problems(exc.problems)
+    if output == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+    elif bad:
+        stderr.print(f"{bad} of {len(files)} files invalid")
+    sys.exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Run input (repeatable).")
+@click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file for ${{ ENV.X }}.")
+@_errors_to_exit_codes
+def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
+    """Show task groups and tasks after matrix expansion, with dependencies and conditions."""
+    from orchestra_local.engine.inputs import resolve_inputs
+    from orchestra_local.engine.plan import build_plan
+    from orchestra_local.expressions import Scope
+
+    loaded = load_file(file)
+    env = _environment(env_file)
+    resolved = resolve_inputs(loaded.model, _parse_inputs(inputs), Scope(env=env))
+    stdout.print(plan_tree(build_plan(loaded.model, Scope(inputs=resolved, env=env))))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Run input (repeatable).")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="Most tasks running at once [default: CPUs].")
+@click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file: values for ${{ ENV.X }} and tasks.")
+@click.option("--skip-remote", is_flag=True, help="Record remote-only (SaaS) tasks SKIPPED instead of refusing.")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL",
+              help="SQLAlchemy URL of the metadata DB [env ORCHESTRA_LOCAL_METADATA_URL; default: SQLite in state dir].")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME",
+              help="State directory [env ORCHESTRA_LOCAL_HOME; default <repo>/.orchestra_local].")
+@click.option("--retry-delay-scale", type=click.FloatRange(min=0), envvar="ORCHESTRA_LOCAL_RETRY_DELAY_SCALE",
+              help="Multiply retry_delay (minutes) by this [env ORCHESTRA_LOCAL_RETRY_DELAY_SCALE; default 1].")
+@click.option("--progress/--no-progress", default=True, help="Live progress display (off: one line per task).")
+@_errors_to_exit_codes
+def run(
+    file: Path, inputs: tuple[str, ...], max_parallel: int | None, env_file: Path | None, skip_remote: bool,
+    metadata_url: str | None, state_dir: Path | None, retry_delay_scale: float | None, progress: bool,
+) -> None:
+    """Run a pipeline file and record it in the metadata store."""
+    from orchestra_local.engine.events import RunListener
+    from orchestra_local.engine.runner import RunRequest, prepare_run
+
+    started = time.monotonic()
+    loaded = load_file(file)
+    settings = resolve_settings(
+        loaded.path, state_dir=state_dir, metadata_url=metadata_url, max_parallel=max_parallel,
+        retry_delay_scale=retry_delay_scale,
+    )
+    request = RunRequest(inputs=_parse_inputs(inputs), env=_environment(env_file), skip_remote=skip_remote)
+    store = RunStore(settings.metadata_url)
+    console = stdout
+    listener: LiveProgress | RunListener = LiveProgress(console)
+    execution = prepare_run(loaded, request, settings=settings, store=store, listener=listener)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cancels cleanly, like Ctrl-C
+    if progress and console.is_terminal:
+        with listener:  # type: ignore[union-attr]
+            outcome = execution.execute()
+    else:
+        outcome = execution.execute()
+    _print_run(store, outcome.pipeline_run_id)
+    where = escape(f"logs and artifacts under {settings.runs_dir / outcome.pipeline_run_id}; metadata in "
+                   f"{store.engine.url.render_as_string(hide_password=True)}")
+    console.print(
+        f"pipeline run {outcome.pipeline_run_id} [bold]{outcome.status}[/] in {time.monotonic() - started:.1f}s; {where}",
+        highlight=False, soft_wrap=True,
+    )
+    sys.exit(EXIT_OK if outcome.status in ("SUCCEEDED", "WARNING") else EXIT_FAILED)
+
+
+def _print_run(store: RunStore, pipeline_run_id: str) -> None:
+    task_runs = store.list_task_runs(pipeline_run_id)
+    operations: dict[str, list[dict[str, Any]]] = {}
+    for op in store.list_operations(pipeline_run_id=pipeline_run_id):
+        operations.setdefault(op["task_run_id"], []).append(op)
+    outputs = {tr["id"]: store.get_outputs(tr["id"]) for tr in task_runs if not tr["matrix_parent"]}
+    stdout.print(task_run_table(task_runs, outputs, operations))
+
+
+@main.command()
+@click.argument("pipeline_run_id", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Runs to list.")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, state_dir: Path | None) -> None:
+    """List recent pipeline runs, or show one run's task runs."""
+    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
+    store = RunStore(settings.metadata_url)
+    if pipeline_run_id is None:
+        stdout.print(pipeline_runs_table(store.list_pipeline_runs(limit=limit)))
+        return
+    record = store.get_pipeline_run(pipeline_run_id)
+    if record is None:
+        raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {settings.metadata_url}")
+    stdout.print(pipeline_runs_table([record]))
+    _print_run(store, pipeline_run_id)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`
+    main()

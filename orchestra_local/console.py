@@ -1,0 +1,202 @@
+"""Terminal output of the CLI: the live progress of a run, summary tables, the plan tree."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from orchestra_local.engine.events import RunListener
+from orchestra_local.engine.graph import NodeRun
+from orchestra_local.engine.plan import Plan
+from orchestra_local.spec.statuses import TaskRunStatus
+
+STATUS_STYLES = {
+    "SUCCEEDED": "green",
+    "WARNING": "yellow",
+    "FAILED": "bold red",
+    "SKIPPED": "dim",
+    "CANCELLED": "magenta",
+    "RUNNING": "cyan",
+    "QUEUED": "blue",
+    "CREATED": "dim",
+}
+
+
+def styled_status(status: str) -> Text:
+    """A status word in its colour."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+class LiveProgress(RunListener):
+    """Live display: an overall bar (tasks done / total, failures) and one line per running task.
+
+    Finished tasks are printed above the live area as they end. Thread-safe.
+    """
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._lock = threading.Lock()
+        self._overall = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[summary]}"), TimeElapsedColumn(), console=console,
+        )
+        self._running = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+        self._rows: dict[str, TaskID] = {}
+        self._total: TaskID | None = None
+        self._counts: dict[str, int] = {}
+        self._notes: set[str] = set()
+        self._live = Live(Group(self._overall, self._running), console=console, refresh_per_second=8, transient=True)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def run_started(self, pipeline_run_id: str, plan: Plan) -> None:
+        """Show the run id and start the overall bar."""
+        self.console.print(f"pipeline run [bold]{pipeline_run_id}[/] of [bold]{escape(plan.pipeline.name)}[/]")
+        self._total = self._overall.add_task("tasks", total=plan.task_count, summary="")
+
+    def nodes_added(self, count: int) -> None:
+        """Grow the total when a matrix expands at run time (one placeholder per task was counted)."""
+        if self._total is not None:
+            with self._lock:
+                total = self._overall.tasks[self._total].total or 0
+                self._overall.update(self._total, total=total + count - 1)
+
+    def node_changed(self, node: NodeRun) -> None:
+        """Track running tasks; print and count finished ones."""
+        with self._lock:
+            key = node.task_run_id
+            if node.status == TaskRunStatus.RUNNING:
+                attempt = f" (attempt {node.attempts})" if node.attempts > 1 else ""
+                label = f"{node.entry_id}.{node.label}{attempt}"
+                if key in self._rows:
+                    self._running.update(self._rows[key], description=label)
+                else:
+                    self._rows[key] = self._running.add_task(label, total=None)
+            elif node.status.is_terminal:
+                row = self._rows.pop(key, None)
+                if row is not None:
+                    self._running.remove_task(row)
+                self._counts[node.status] = self._counts.get(node.status, 0) + 1
+                line = Text.assemble(styled_status(f"{node.status:<9}"), f" {node.entry_id}.{node.label}")
+                if node.message and node.status != TaskRunStatus.SUCCEEDED:
+                    line.append(f"  {node.message}", style="dim")
+                self.console.print(line)
+                if self._total is not None:
+                    summary = " ".join(f"{n} {s.lower()}" for s, n in sorted(self._counts.items()))
+                    self._overall.update(self._total, advance=1, summary=summary)
+
+    def note(self, message: str) -> None:
+        """Print each distinct note once."""
+        with self._lock:
+            if message not in self._notes:
+                self._notes.add(message)
+                self.console.print(f"[dim]note:[/] {escape(message)}")
+
+
+def _seconds(record: Mapping[str, Any]) -> str:
+    started, completed = record.get("started_at"), record.get("completed_at")
+    if started is None or completed is None:
+        return ""
+    return f"{(completed - started).total_seconds():.1f}"
+
+
+def _rows(record: Mapping[str, Any], outputs: Mapping[str, Any], operations: list[Mapping[str, Any]]) -> str:
+    affected = [op["rows_affected"] for op in operations if op.get("rows_affected") is not None]
+    if affected:
+        return f"{sum(affected):,}"
+    written = outputs.get("rows_written")
+    return f"{written:,}" if isinstance(written, int) else ""
+
+
+def task_run_table(
+    task_runs: Iterable[Mapping[str, Any]],
+    outputs: Mapping[str, Mapping[str, Any]],
+    operations: Mapping[str, list[Mapping[str, Any]]],
+) -> Table:
+    """Summary table of a run's task runs (matrix parents omitted): task, status, attempts, seconds, rows."""
+    table = Table(title="task runs", title_justify="left")
+    for column, justify in (("task", "left"), ("status", "left"), ("attempts", "right"), ("seconds", "right"),
+                            ("rows", "right"), ("operations", "right"), ("message", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for record in task_runs:
+        if record["matrix_parent"]:
+            continue
+        value = (record.get("run_parameters") or {}).get("matrix")
+        label = f"{record['group_id']}.{record['task_id']}"
+        if value:
+            label += f"[{next(iter(value.values()))}]"
+        label = Text(label)
+        ops = operations.get(record["id"], [])
+        message = record.get("message") or ""
+        table.add_row(
+            label, styled_status(record["status"]), str(record["number_of_attempts"]), _seconds(record),
+            _rows(record, outputs.get(record["id"], {}), ops), str(len(ops)) if ops else "",
+            Text("" if record["status"] == "SUCCEEDED" else message[:200]),
+        )
+    return table
+
+
+def pipeline_runs_table(runs: Iterable[Mapping[str, Any]]) -> Table:
+    """Table of pipeline runs: id, pipeline, status, created, seconds, message."""
+    table = Table(title="pipeline runs", title_justify="left")
+    for column in ("id", "pipeline", "status", "created (UTC)", "seconds", "message"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        table.add_row(
+            run["id"], Text(run["pipeline_alias"]), styled_status(run["run_status"]),
+            run["created_at"].strftime("%Y-%m-%d %H:%M:%S"), _seconds(run), Text(run.get("message") or ""),
+        )
+    return table
+
+
+def plan_tree(plan: Plan) -> Tree:
+    """The plan as a tree: entries (with dependencies, conditions, matrix) and their tasks."""
+    tree = Tree(f"[bold]{escape(plan.pipeline.name)}[/] ({plan.task_count} task runs)")
+    for entry in plan.entries:
+        label = f"[bold]{escape(entry.entry_id)}[/]" + (f" — {escape(entry.name)}" if entry.name != entry.entry_id else "")
+        if entry.depends_on:
+            label += f"  [dim]after {escape(', '.join(entry.depends_on))}[/]"
+        if entry.condition:
+            label += f"  [yellow]if {escape(entry.condition)}[/]"
+        if entry.paused:
+            label += "  [magenta]paused[/]"
+        branch = tree.add(label)
+        if entry.matrix is not None:
+            how = "sequential" if entry.matrix.sequential else f"max_parallel={entry.matrix.max_parallel or 'all'}"
+            values = (", ".join(map(str, entry.matrix_values)) if entry.matrix_values is not None
+                      else f"{entry.matrix.values} (expanded at run time)")
+            branch.add(f"[cyan]matrix[/] {escape(entry.matrix.key)} = {escape('[' + values + ']')} ({how})")
+        for task in entry.tasks:
+            where = "local" if task.local else "[red]remote-only[/]"
+            text = f"{escape(task.task_id)} [dim]{escape(task.task.integration)}/{escape(task.task.integration_job)}[/] ({where})"
+            if task.depends_on:
+                text += f" [dim]after {escape(', '.join(task.depends_on))}[/]"
+            if task.task.condition:
+                text += f" [yellow]if {escape(task.task.condition)}[/]"
+            config = task.configuration
+            if config.retries:
+                text += f" [dim]retries={config.retries} every {config.retry_delay_minutes} min[/]"
+            if config.timeout_seconds:
+                text += f" [dim]timeout={config.timeout_seconds}s[/]"
+            branch.add(text)
+    return tree
+
+
+def elapsed_since(start: float) -> str:
+    """Seconds since a ``time.monotonic()`` start, formatted."""
+    return f"{time.monotonic() - start:.1f}s"

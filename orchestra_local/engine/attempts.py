@@ -1,0 +1,172 @@
+"""Executing one node: resolve its parameters, run attempts through its integration, retry.
+
+Runs in a worker thread (or inline in the sequential path). Retries follow the task's effective
+configuration: ``retries`` extra attempts, ``retry_delay`` **minutes** apart (scaled by the
+settings' ``retry_delay_scale``), each attempt limited to ``timeout`` **seconds**.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import pydantic
+
+from orchestra_local.engine.events import RunListener
+from orchestra_local.engine.graph import NodeRun, NodeRunState, RunGraph
+from orchestra_local.errors import ExpressionError, IntegrationError
+from orchestra_local.expressions import Scope, resolve, substitute
+from orchestra_local.integrations import local_integration
+from orchestra_local.integrations.base import TaskContext, TaskResult
+from orchestra_local.integrations.process import ProcessRegistry
+from orchestra_local.masking import Masker
+from orchestra_local.settings import RunnerSettings
+from orchestra_local.spec.statuses import TaskRunStatus
+from orchestra_local.store import RunStore, utcnow
+
+
+@dataclass
+class RunContext:
+    """What every node of one pipeline run shares.
+
+    Attributes:
+        pipeline_run_id: Id of the run.
+        pipeline_id: Stable id of the pipeline.
+        settings: Runner settings (paths, parallelism, retry delay scale).
+        store: The metadata store.
+        graph: Runtime state of the run (for expressions).
+        inputs: Resolved run inputs.
+        base_env: Environment snapshot for tasks (process environment plus env file).
+        orchestra: Fixed ``ORCHESTRA.*`` values (PIPELINE_RUN_ID, PIPELINE_RUN_STARTED_AT, CURRENT_BRANCH).
+        processes: Child processes, for cancellation.
+        masker: Secrets to mask.
+        listener: Progress events.
+        skip_remote: Record remote-only tasks SKIPPED instead of refusing the run.
+    """
+
+    pipeline_run_id: str
+    pipeline_id: str
+    settings: RunnerSettings
+    store: RunStore
+    graph: RunGraph
+    inputs: Mapping[str, Any]
+    base_env: Mapping[str, str]
+    orchestra: Mapping[str, Any]
+    processes: ProcessRegistry
+    masker: Masker
+    listener: RunListener
+    skip_remote: bool = False
+
+    def scope(self, node: NodeRun | None) -> Scope:
+        """The expression scope of a node (or of the run, for ``node=None``)."""
+        orchestra = {**self.orchestra, "CURRENT_TIME": utcnow().isoformat()}
+        if node is not None:
+            orchestra["TASK_RUN_ID"] = node.task_run_id
+        matrix = {node.matrix_key: node.matrix_value} if node is not None and node.matrix_key else None
+        return Scope(
+            inputs=self.inputs, env=self.base_env, matrix=matrix, orchestra=orchestra,
+            run_state=NodeRunState(self.graph, node),
+        )
+
+    def orchestra_env(self, node: NodeRun) -> dict[str, str]:
+        """``ORCHESTRA_*`` variables of a task's process (orchestra-spec section 4)."""
+        return {"ORCHESTRA_PIPELINE_RUN_ID": self.pipeline_run_id, "ORCHESTRA_TASK_RUN_ID": node.task_run_id}
+
+
+def _resolve_parameters(run: RunContext, node: NodeRun, module: ModuleType) -> dict[str, Any]:
+    scope = run.scope(node)
+    shell: frozenset[str] = getattr(module, "SHELL_PARAMETERS", frozenset())
+    resolved: dict[str, Any] = {}
+    for key, value in node.task.task.parameters.items():
+        where = f"pipeline.{node.entry_id}.tasks.{node.task.task_id}.parameters.{key}"
+        if key in shell and isinstance(value, str):
+            resolved[key] = substitute(value, scope, where, shell=True)
+        else:
+            resolved[key] = resolve(value, scope, where)
+    return resolved
+
+
+def _parameter_error(exc: pydantic.ValidationError, node: NodeRun) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "parameters"
+        parts.append(f"{field}: {error['msg']}")
+    return f"invalid parameters for {node.task.task.integration_job}: " + "; ".join(parts)
+
+
+def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -> TaskResult:
+    try:
+        resolved = _resolve_parameters(run, node, module)
+    except ExpressionError as exc:
+        return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=False)
+    try:
+        params = module.Parameters.model_validate(resolved)
+    except pydantic.ValidationError as exc:
+        return TaskResult(TaskRunStatus.FAILED, _parameter_error(exc, node), retryable=False)
+    run.store.update_task_run(node.task_run_id, task_parameters=resolved)
+    run_dir = run.settings.runs_dir / run.pipeline_run_id / node.task_run_id
+    ctx = TaskContext(
+        pipeline_run_id=run.pipeline_run_id,
+        task_run_id=node.task_run_id,
+        task_id=node.task.task_id,
+        integration=node.task.task.integration,
+        integration_job=node.task.task.integration_job,
+        attempt=attempt,
+        repo_root=run.settings.repo_root,
+        state_dir=run.settings.state_dir,
+        run_dir=run_dir,
+        base_env=run.base_env,
+        orchestra_env=run.orchestra_env(node),
+        timeout=node.task.configuration.timeout_seconds,
+        processes=run.processes,
+        masker=run.masker,
+        record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt),
+        note=run.listener.note,
+    )
+    try:
+        return module.execute(ctx, params)
+    except IntegrationError as exc:
+        return TaskResult(TaskRunStatus.FAILED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - an integration bug must fail the task, with its traceback kept
+        log = ctx.log_path("runner-error")
+        log.write_text(run.masker.mask(traceback.format_exc()), encoding="utf-8")
+        return TaskResult(TaskRunStatus.FAILED, f"internal error in {node.task.task.integration_job}: "
+                                                 f"{type(exc).__name__}: {exc} (traceback in {log.name})")
+
+
+def run_node(run: RunContext, node: NodeRun) -> TaskResult:
+    """Run a node's attempts until one does not fail, retries run out, or the run is cancelled.
+
+    Returns:
+        The last attempt's result (``treat_failure_as_warning`` is applied by the caller).
+    """
+    module = local_integration(node.task.task.integration, node.task.task.integration_job)
+    if module is None:  # the executor only schedules local tasks; keep the message if that changes
+        return TaskResult(TaskRunStatus.FAILED, f"{node.task.task.integration} cannot run locally", retryable=False)
+    config = node.task.configuration
+    started: datetime | None = None
+    result = TaskResult(TaskRunStatus.CANCELLED, "cancelled before it started")
+    for attempt in range(1, config.retries + 2):
+        if run.processes.cancelled.is_set():
+            return TaskResult(TaskRunStatus.CANCELLED, "cancelled")
+        node.attempts = attempt
+        node.status = TaskRunStatus.RUNNING
+        fields: dict[str, Any] = {"status": TaskRunStatus.RUNNING.value, "number_of_attempts": attempt}
+        if started is None:
+            started = fields["started_at"] = utcnow()
+        run.store.update_task_run(node.task_run_id, **fields)
+        run.listener.node_changed(node)
+        result = _attempt(run, node, module, attempt)
+        if result.status != TaskRunStatus.FAILED or not result.retryable or attempt > config.retries:
+            return result
+        delay = config.retry_delay_minutes * 60 * run.settings.retry_delay_scale
+        node.message = f"attempt {attempt} failed ({result.message}); retrying in {delay:g}s"
+        run.store.update_task_run(node.task_run_id, message=node.message)
+        run.listener.note(f"{node.label}: {node.message}")
+        if run.processes.cancelled.wait(delay):
+            return TaskResult(TaskRunStatus.CANCELLED, f"cancelled while waiting to retry after: {result.message}")
+    return result

@@ -1,0 +1,315 @@
+"""Executing a prepared pipeline run: scheduling, statuses, cancellation.
+
+The main thread owns the run's state: it opens entries whose upstream is done, decides for each
+ready node whether it runs or ends SKIPPED/FAILED, and hands the nodes that run to a thread pool
+of ``max_parallel`` workers (with one worker, nodes run inline: a plain sequential path). Every
+status change is committed to the store as it happens. Cancelling (``cancel()``, Ctrl-C, SIGTERM)
+terminates running processes, marks everything not finished CANCELLED, and ends the run
+CANCELLED; nothing is left RUNNING.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from orchestra_local.engine.attempts import RunContext, run_node
+from orchestra_local.engine.graph import Decision, EntryRun, NodeRun
+from orchestra_local.engine.plan import PlannedEntry, expand_matrix
+from orchestra_local.errors import ExpressionError
+from orchestra_local.integrations.base import TaskResult
+from orchestra_local.spec.statuses import PipelineRunStatus, TaskRunStatus, pipeline_run_status
+from orchestra_local.store import new_id, utcnow
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a pipeline run ended."""
+
+    pipeline_run_id: str
+    status: PipelineRunStatus
+
+
+class _InlinePool:
+    """The one-worker path: runs each node in the calling thread."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    def submit(self, job: Callable[[], TaskResult], done: Callable[[TaskResult], None]) -> None:
+        try:
+            result = job()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            result = TaskResult(TaskRunStatus.CANCELLED, "cancelled (interrupted)")
+        done(result)
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class _ThreadPool:
+    def __init__(self, workers: int) -> None:
+        self.interrupted = False
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task")
+
+    def submit(self, job: Callable[[], TaskResult], done: Callable[[TaskResult], None]) -> None:
+        def work() -> None:
+            try:
+                result = job()
+            except BaseException as exc:  # noqa: BLE001 - reported as the task's failure, never lost
+                result = TaskResult(TaskRunStatus.FAILED, f"runner error: {type(exc).__name__}: {exc}")
+            done(result)
+
+        self._pool.submit(work)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class PipelineExecution:
+    """One pipeline run in progress. Create it with :func:`orchestra_local.engine.runner.start`."""
+
+    def __init__(self, run: RunContext, entries: list[EntryRun]):
+        self.run = run
+        self.graph = run.graph
+        self._entries = entries
+        self._finished: queue.Queue[tuple[NodeRun, TaskResult]] = queue.Queue()
+        self._running = 0
+        self._cancelled = threading.Event()
+        self._parent_written: dict[str, TaskRunStatus] = {}
+        self._positions = 0  # plan order of task-run records
+
+    @property
+    def pipeline_run_id(self) -> str:
+        """Id of the pipeline run."""
+        return self.run.pipeline_run_id
+
+    def cancel(self) -> None:
+        """Request cancellation (thread-safe): running processes are terminated at once."""
+        self._cancelled.set()
+        self.run.processes.cancel_all()
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _set_status(self, node: NodeRun, status: TaskRunStatus, message: str, **fields: Any) -> None:
+        node.status = status
+        node.message = message
+        self.run.store.update_task_run(node.task_run_id, status=status.value, message=message, **fields)
+        self.run.listener.node_changed(node)
+        self._sync_parent(node)
+
+    def _sync_parent(self, node: NodeRun) -> None:
+        if node.parent_run_id is None:
+            return
+        entry = self.graph.entries[node.entry_id]
+        status = entry.parent_status(node.task.task_id)
+        if self._parent_written.get(node.parent_run_id) == status:
+            return
+        self._parent_written[node.parent_run_id] = status
+        fields: dict[str, Any] = {"status": status.value}
+        if status == TaskRunStatus.RUNNING:
+            fields["started_at"] = utcnow()
+        elif status.is_terminal:
+            fields["completed_at"] = utcnow()
+        self.run.store.update_task_run(node.parent_run_id, **fields)
+
+    def materialize(self, entry: EntryRun, values: tuple[Any, ...] | None) -> None:
+        """Create the entry's nodes and their task-run records (matrix parents first).
+
+        Args:
+            entry: The entry.
+            values: Matrix values; None for a plain entry, or for a matrix known only at run time
+                (then only the parent records are created).
+        """
+        planned: PlannedEntry = entry.planned
+        run = self.run
+        common = {"pipeline_run_id": run.pipeline_run_id, "pipeline_id": run.pipeline_id, "group_id": planned.entry_id}
+        records = []
+        if planned.matrix is not None and not entry.parent_run_ids:
+            for task in planned.tasks:
+                entry.parent_run_ids[task.task_id] = new_id()
+                records.append(_task_record(task, entry.parent_run_ids[task.task_id], planned, common,
+                                            matrix_parent=True))
+        key = planned.matrix.key if planned.matrix is not None else None
+        if key is None:
+            batches: tuple[Any, ...] = (None,)
+        else:
+            batches = values if values is not None else ()  # deferred: children come when it opens
+        for value in batches:
+            iteration = {}
+            for task in planned.tasks:
+                node = NodeRun(
+                    entry_id=planned.entry_id, task=task, iteration=len(entry.iterations) if key else None,
+                    matrix_key=key, matrix_value=value, task_run_id=new_id(),
+                    parent_run_id=entry.parent_run_ids.get(task.task_id),
+                )
+                iteration[task.task_id] = node
+                records.append(_task_record(task, node.task_run_id, planned, common, node=node))
+            entry.iterations.append(iteration)
+        for record in records:
+            record["position"] = self._positions
+            self._positions += 1
+        run.store.create_task_runs(records)
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _open_entries(self) -> None:
+        for entry in self.graph.entries_to_open():
+            if entry.planned.deferred_matrix and entry.planned.matrix is not None:
+                where = f"pipeline.{entry.planned.entry_id}.matrix.inputs.{entry.planned.matrix.key}"
+                try:
+                    values = expand_matrix(entry.planned.matrix, self.run.scope(None), where)
+                except ExpressionError as exc:
+                    self._fail_parents(entry, str(exc))
+                    entry.opened = True
+                    continue
+                self.materialize(entry, values)
+                self.run.listener.nodes_added(len(values) * len(entry.planned.tasks))
+            entry.opened = True
+            if not entry.iterations and entry.parent_run_ids:
+                self._fail_parents(entry, "matrix has no values", TaskRunStatus.SKIPPED)
+
+    def _fail_parents(self, entry: EntryRun, message: str, status: TaskRunStatus = TaskRunStatus.FAILED) -> None:
+        if status == TaskRunStatus.FAILED:
+            entry.error = message
+        self.run.store.update_task_runs(entry.parent_run_ids.values(), status=status.value, message=message,
+                                        completed_at=utcnow())
+        self.run.listener.note(f"{entry.planned.entry_id}: {message}")
+
+    def _dispatch(self, pool: _InlinePool | _ThreadPool, capacity: int) -> bool:
+        """Decide every ready node; start those that run while there is capacity. True if progress."""
+        progress = False
+        for node in self.graph.ready_nodes():
+            if self._running >= capacity:
+                break
+            decision: Decision = self.graph.decide(node, self.run.scope(node), skip_remote=self.run.skip_remote)
+            progress = True
+            if decision.status is not None:
+                node.counts_as_ok = decision.counts_as_ok
+                now = utcnow()
+                self._set_status(node, decision.status, decision.message, completed_at=now)
+                self._after_final(node)
+                continue
+            self._set_status(node, TaskRunStatus.QUEUED, "")
+            self._running += 1
+            pool.submit(lambda node=node: run_node(self.run, node), lambda result, node=node: self._finished.put((node, result)))
+        return progress
+
+    def _complete(self, node: NodeRun, result: TaskResult) -> None:
+        self._running -= 1
+        status, message = result.status, result.message
+        if status == TaskRunStatus.FAILED and node.task.task.treat_failure_as_warning:
+            status, message = TaskRunStatus.WARNING, f"failed, treated as a warning: {message}"
+        node.outputs = dict(result.outputs)
+        if result.outputs:
+            self.run.store.set_outputs(node.task_run_id, result.outputs)
+        if result.operations:
+            self.run.store.add_operations(result.operations)
+        self._set_status(node, status, message, completed_at=utcnow(), external_status=result.external_status)
+        self._after_final(node)
+
+    def _after_final(self, node: NodeRun) -> None:
+        entry = self.graph.entries[node.entry_id]
+        matrix = entry.planned.matrix
+        if (
+            node.status == TaskRunStatus.FAILED and matrix is not None and not matrix.continue_on_error
+            and entry.stopped_by is None
+        ):
+            entry.stopped_by = node.iteration
+
+    def _cancel_remaining(self) -> None:
+        now = utcnow()
+        for entry in self.graph.entries.values():
+            if not entry.opened and not entry.iterations and entry.parent_run_ids:
+                self._fail_parents(entry, "cancelled", TaskRunStatus.CANCELLED)
+            for node in entry.nodes():
+                if node.status in (TaskRunStatus.CREATED, TaskRunStatus.QUEUED):
+                    self._set_status(node, TaskRunStatus.CANCELLED, "cancelled before it started", completed_at=now)
+            entry.opened = True
+
+    def execute(self) -> RunOutcome:
+        """Run to the end (or until cancelled) and record the final status. Blocks."""
+        capacity = self.run.settings.max_parallel
+        pool: _InlinePool | _ThreadPool = _InlinePool() if capacity == 1 else _ThreadPool(capacity)
+        store = self.run.store
+        store.update_pipeline_run(self.pipeline_run_id, run_status=PipelineRunStatus.RUNNING.value, started_at=utcnow())
+        try:
+            self._loop(pool, capacity)
+        finally:
+            pool.shutdown()
+            while not self._finished.empty():  # results that arrived after the loop stopped
+                self._complete(*self._finished.get_nowait())
+        leaves = [node.status for node in self.graph.nodes()]
+        leaves += [TaskRunStatus.FAILED for entry in self.graph.entries.values() if entry.error]
+        cancelled = self._cancelled.is_set()
+        status = pipeline_run_status(leaves, cancelled=cancelled)
+        counts = {s: leaves.count(s) for s in dict.fromkeys(leaves)}
+        message = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no tasks"
+        store.update_pipeline_run(self.pipeline_run_id, run_status=status.value, message=message, completed_at=utcnow())
+        self.run.listener.run_finished(self.pipeline_run_id, status.value)
+        return RunOutcome(self.pipeline_run_id, status)
+
+    def _loop(self, pool: _InlinePool | _ThreadPool, capacity: int) -> None:
+        while True:
+            try:
+                if self._cancelled.is_set():
+                    self._cancel_remaining()
+                else:
+                    self._open_entries()
+                    self._dispatch(pool, capacity)
+                while not self._finished.empty():
+                    self._complete(*self._finished.get_nowait())
+                if pool.interrupted:
+                    pool.interrupted = False
+                    self.cancel()
+                    continue
+                if self._running == 0:
+                    if self.graph.done or self._cancelled.is_set():
+                        return
+                    if not self.graph.ready_nodes() and not self.graph.entries_to_open():
+                        raise RuntimeError("scheduler stalled: no task is running or ready (a bug; please report)")
+                    continue
+                node, result = self._finished.get()
+                self._complete(node, result)
+            except KeyboardInterrupt:
+                if self._cancelled.is_set():  # second Ctrl-C: stop waiting, kill everything now
+                    self.run.processes.kill_all()
+                    self._cancel_remaining()
+                    self._abandon_running()
+                    return
+                self.run.listener.note("cancelling: terminating running tasks (Ctrl-C again to kill at once)")
+                self.cancel()
+
+    def _abandon_running(self) -> None:
+        now = utcnow()
+        for node in self.graph.nodes():
+            if not node.status.is_terminal:
+                self._set_status(node, TaskRunStatus.CANCELLED, "cancelled (killed)", completed_at=now)
+        self._running = 0
+
+
+def _task_record(
+    task: Any, task_run_id: str, planned: PlannedEntry, common: dict[str, Any], *, node: NodeRun | None = None,
+    matrix_parent: bool = False,
+) -> dict[str, Any]:
+    depends = list(task.depends_on) or list(planned.depends_on)
+    return {
+        **common,
+        "id": task_run_id,
+        "task_id": task.task_id,
+        "task_name": task.name,
+        "iteration": node.iteration if node is not None else None,
+        "integration": task.task.integration,
+        "integration_job": task.task.integration_job,
+        "task_parameters": task.task.parameters,
+        "run_parameters": node.run_parameters if node is not None else {},
+        "connection_id": task.task.connection,
+        "matrix_parent": matrix_parent,
+        "matrix_parent_id": node.parent_run_id if node is not None else None,
+        "depends_on": depends,
+    }

@@ -1,0 +1,457 @@
+"""``${{ ... }}`` expressions: substitution into parameters and evaluation of conditions.
+
+Contract: orchestra-spec section 2. Expressions are Python-like and evaluated in a sandbox built on
+``simpleeval`` (an AST walker, never ``eval``): attribute access only on the documented namespaces,
+calls only to the listed functions and to ``.all()`` / ``.any()`` of a task group, bounded size.
+Namespace names (``inputs``, ``ENV``, ``MATRIX``, ``ORCHESTRA``, ``tasks``, ``task_groups``,
+``secrets``, ``outputs``) and task ids are case-insensitive.
+
+Substitution is raw text (our rendering rules live in :func:`render`). The one exception
+**(our choice)**: when the runner builds a shell command line, values coming from ``inputs`` or
+``MATRIX`` are quoted for the shell position they land in, so they cannot inject shell syntax.
+"""
+
+from __future__ import annotations
+
+import ast
+import calendar
+import json
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import simpleeval
+
+from orchestra_local.errors import ExpressionError
+from orchestra_local.spec.statuses import TaskRunStatus
+
+TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+MAX_EXPRESSION_LENGTH = 2000
+"""Longest expression text accepted, in characters (bounds parse and evaluation cost)."""
+
+COMPLETED = "COMPLETED"
+"""Compared with a status, ``'COMPLETED'`` means "reached a terminal status" (our choice)."""
+
+# Namespaces whose values a user controls at start time; quoted when spliced into a shell command.
+USER_VALUE_NAMESPACES = frozenset({"inputs", "matrix"})
+
+
+class Status(str):
+    """A status string that also equals ``'COMPLETED'`` when the status is terminal."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str) and other.upper() == COMPLETED:
+            return TaskRunStatus(str(self)).is_terminal
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
+class Namespace:
+    """A read-only, case-insensitive mapping exposed to expressions as ``NS.key`` and ``NS['key']``.
+
+    Args:
+        name: The namespace's name, for error messages (e.g. ``ENV``).
+        values: Its entries. An exact-case match wins over a case-insensitive one.
+    """
+
+    def __init__(self, name: str, values: Mapping[str, Any]):
+        self._name = name
+        self._values = dict(values)
+        self._folded = {str(k).lower(): v for k, v in self._values.items()}
+
+    def lookup(self, key: Any) -> Any:
+        """Return the entry for ``key``, raising ``KeyError`` naming the namespace when absent."""
+        if key in self._values:
+            return self._values[key]
+        folded = str(key).lower()
+        if folded in self._folded:
+            return self._folded[folded]
+        known = ", ".join(sorted(map(str, self._values))) or "none"
+        raise KeyError(f"{self._name} has no '{key}' (known: {known})")
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.lookup(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or str(key).lower() in self._folded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+
+class RunState(Protocol):
+    """What expressions may read about the current pipeline run (the executor implements it)."""
+
+    def task_view(self, task_id: str) -> Namespace:
+        """``tasks['<id>']``: a namespace with STATUS, TASK_RUN_ID, RUN_PARAMETERS, OUTPUTS.
+
+        Raises:
+            KeyError: When the pipeline has no such task.
+        """
+        ...
+
+    def group_statuses(self, group_id: str) -> list[str]:
+        """Statuses of every task run of a top-level entry (all matrix iterations).
+
+        Raises:
+            KeyError: When the pipeline has no such entry.
+        """
+        ...
+
+
+class GroupSelection:
+    """``task_groups['g'].all()`` / ``.any()``: ``.status`` compared with ``==``, ``!=``, ``in``.
+
+    ``all().status == 'SUCCEEDED'`` holds when every task run of the group has that status;
+    ``any().status == 'FAILED'`` when at least one has. ``!=`` is the negation of ``==``.
+    """
+
+    def __init__(self, statuses: list[str], quantifier: Callable[[Iterator[bool]], bool]):
+        self.status = _QuantifiedStatus(statuses, quantifier)
+
+
+class _QuantifiedStatus:
+    def __init__(self, statuses: list[str], quantifier: Callable[[Iterator[bool]], bool]):
+        self._statuses = [Status(s) for s in statuses]
+        self._quantifier = quantifier
+
+    def __eq__(self, other: object) -> bool:
+        return self._quantifier(s == other for s in self._statuses)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def is_in(self, options: Any) -> bool:
+        return self._quantifier(any(s == o for o in options) for s in self._statuses)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _GroupView:
+    def __init__(self, statuses: list[str]):
+        self._statuses = statuses
+
+    def all(self) -> GroupSelection:
+        return GroupSelection(self._statuses, all)
+
+    def any(self) -> GroupSelection:
+        return GroupSelection(self._statuses, any)
+
+
+@dataclass
+class Scope:
+    """Everything an expression can see.
+
+    Attributes:
+        inputs: Resolved run inputs.
+        env: Environment variables (process environment plus env file, locally).
+        matrix: ``{key: value}`` of the current matrix iteration, if any.
+        orchestra: ``PIPELINE_RUN_ID``, ``TASK_RUN_ID``, ``PIPELINE_RUN_STARTED_AT``, ``CURRENT_TIME``,
+            ``CURRENT_BRANCH`` (ISO 8601 strings for times).
+        run_state: Access to task and group statuses and outputs, when evaluating inside a run.
+        secrets: ``secrets.<NAME>`` values.
+        outputs: ``outputs.<key>`` (sensor ``map_outputs`` and trigger ``run_inputs`` only).
+    """
+
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    matrix: Mapping[str, Any] | None = None
+    orchestra: Mapping[str, Any] = field(default_factory=dict)
+    run_state: RunState | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, Any] | None = None
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    raise TypeError(f"expected a date or an ISO 8601 string, got {type(value).__name__}")
+
+
+def _same_kind(original: Any, result: datetime) -> Any:
+    if isinstance(original, str):
+        is_date_only = len(original.strip()) == 10
+        return result.date().isoformat() if is_date_only else result.isoformat()
+    if isinstance(original, date) and not isinstance(original, datetime):
+        return result.date()
+    return result
+
+
+def format_date(value: Any, fmt: str, tz: str | None = None) -> str:
+    """``format_date(date, fmt[, tz])``: strftime ``fmt`` of a date or ISO string, in zone ``tz``."""
+    moment = _as_datetime(value)
+    if tz:
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(ZoneInfo(tz))
+    return moment.strftime(fmt)
+
+
+def add_days(value: Any, days: int) -> Any:
+    """``add_days(date, n)``: the date ``n`` days later (same kind as the input)."""
+    return _same_kind(value, _as_datetime(value) + timedelta(days=int(days)))
+
+
+def add_months(value: Any, months: int) -> Any:
+    """``add_months(date, n)``: ``n`` calendar months later, the day clamped to the month's end."""
+    moment = _as_datetime(value)
+    index = moment.month - 1 + int(months)
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return _same_kind(value, moment.replace(year=year, month=month, day=day))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "format_date": format_date,
+    "add_days": add_days,
+    "add_months": add_months,
+    "len": len,
+    "int": int,
+    "str": str,
+}
+
+
+class _Evaluator(simpleeval.EvalWithCompoundTypes):
+    """simpleeval with our attribute and call rules."""
+
+    def __init__(self, names: Callable[[ast.Name], Any]):
+        super().__init__(functions=dict(FUNCTIONS), names=names)
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        if node.attr.startswith("_"):
+            raise simpleeval.FeatureNotAvailable(f"access to '{node.attr}' is not allowed")
+        target = self._eval(node.value)
+        if isinstance(target, Namespace):
+            return target.lookup(node.attr)
+        if isinstance(target, Mapping):  # e.g. matrix.t.file_path on a dict-valued iteration
+            return Namespace("value", target).lookup(node.attr)
+        if isinstance(target, _GroupView) and node.attr in ("all", "any"):
+            return getattr(target, node.attr)
+        if isinstance(target, GroupSelection) and node.attr == "status":
+            return target.status
+        raise simpleeval.FeatureNotAvailable(
+            f"'.{node.attr}' is not available here; attributes exist only on Orchestra namespaces"
+        )
+
+    def _eval_compare(self, node: ast.Compare) -> Any:
+        # `task_groups[..].all().status in [...]` needs the quantifier applied per option.
+        left = self._eval(node.left)
+        if isinstance(left, _QuantifiedStatus) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            result = left.is_in(self._eval(node.comparators[0]))
+            return result if isinstance(node.ops[0], ast.In) else not result
+        return super()._eval_compare(node)
+
+
+def _namespaces(scope: Scope) -> dict[str, Any]:
+    names: dict[str, Any] = {
+        "inputs": Namespace("inputs", scope.inputs),
+        "env": Namespace("ENV", scope.env),
+        "secrets": Namespace("secrets", scope.secrets),
+        "true": True,
+        "false": False,
+        "none": None,
+    }
+    if scope.matrix is not None:
+        names["matrix"] = Namespace("MATRIX", scope.matrix)
+    if scope.outputs is not None:
+        names["outputs"] = Namespace("outputs", scope.outputs)
+    orchestra = dict(scope.orchestra)
+    if scope.run_state is not None:
+        names["tasks"] = _TaskIndex(scope.run_state)
+        names["task_groups"] = _GroupIndex(scope.run_state)
+        orchestra["PIPELINE_RUN_TASKS"] = names["tasks"]
+    names["orchestra"] = Namespace("ORCHESTRA", orchestra)
+    return names
+
+
+class _TaskIndex:
+    def __init__(self, state: RunState):
+        self._state = state
+
+    def __getitem__(self, task_id: str) -> Namespace:
+        return self._state.task_view(str(task_id))
+
+
+class _GroupIndex:
+    def __init__(self, state: RunState):
+        self._state = state
+
+    def __getitem__(self, group_id: str) -> _GroupView:
+        return _GroupView(self._state.group_statuses(str(group_id)))
+
+
+def _parse(expression: str, where: str | None) -> ast.Expression:
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            f"longer than {MAX_EXPRESSION_LENGTH} characters", expression=expression[:80] + "...", where=where
+        )
+    try:
+        return ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error ({exc.msg})", expression=expression.strip(), where=where) from None
+
+
+def evaluate(expression: str, scope: Scope, where: str | None = None) -> Any:
+    """Evaluate the text between ``${{`` and ``}}``.
+
+    Args:
+        expression: e.g. ``inputs.table`` or ``tasks['load'].status == 'SUCCEEDED'``.
+        scope: What the expression can see.
+        where: Where the expression appears (YAML path), for error messages.
+
+    Returns:
+        The value (any JSON-like type, a date, or a status string).
+
+    Raises:
+        ExpressionError: Syntax error, unknown name/key/task, forbidden construct, or a failing function.
+    """
+    tree = _parse(expression, where)
+    names = _namespaces(scope)
+
+    def lookup(node: ast.Name) -> Any:
+        folded = node.id.lower()
+        if folded in names:
+            return names[folded]
+        raise simpleeval.NameNotDefined(node.id, expression)
+
+    evaluator = _Evaluator(lookup)
+    evaluator.expr = expression
+    text = expression.strip()
+    try:
+        return evaluator._eval(tree.body)  # noqa: SLF001 - simpleeval's documented way to run a pre-parsed tree
+    except simpleeval.NameNotDefined as exc:
+        known = ", ".join(sorted({"inputs", "ENV", "MATRIX", "ORCHESTRA", "tasks", "task_groups", "secrets"}))
+        hint = " (MATRIX exists only inside a matrix group)" if exc.name.lower() == "matrix" else ""
+        raise ExpressionError(f"unknown name '{exc.name}'{hint}; names: {known}", expression=text, where=where) from None
+    except KeyError as exc:
+        raise ExpressionError(str(exc.args[0]), expression=text, where=where) from None
+    except simpleeval.InvalidExpression as exc:
+        raise ExpressionError(str(exc), expression=text, where=where) from None
+    except (TypeError, ValueError, IndexError, ZeroDivisionError, ZoneInfoNotFoundError) as exc:
+        raise ExpressionError(f"{type(exc).__name__}: {exc}", expression=text, where=where) from None
+
+
+def render(value: Any) -> str:
+    """Text of a value substituted into a parameter (our choice where Orchestra is silent).
+
+    Strings as they are; dicts and lists as JSON; ``None`` as the empty string; dates in ISO 8601;
+    everything else (numbers, booleans) as Python's ``str``.
+    """
+    if isinstance(value, str):
+        return str(value)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def names_used(expression: str) -> set[str]:
+    """Lower-cased top-level names an expression reads (``{'inputs', 'tasks'}``); empty if unparsable."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return set()
+    return {node.id.lower() for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _shell_context(text: str, position: int) -> str | None:
+    """The quote a POSIX shell would be inside at ``position``: ``"'"``, ``'"'`` or None."""
+    quote: str | None = None
+    escaped = False
+    for char in text[:position]:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+    return quote
+
+
+def _shell_quote(value: str, context: str | None) -> str:
+    if context == "'":
+        return value.replace("'", "'\\''")
+    if context == '"':
+        return re.sub(r'([\\"$`])', r"\\\1", value)
+    return shlex.quote(value)
+
+
+def has_template(value: Any) -> bool:
+    """True when ``value`` is a string holding at least one ``${{ ... }}``."""
+    return isinstance(value, str) and "${{" in value
+
+
+def substitute(text: str, scope: Scope, where: str | None = None, *, shell: bool = False) -> str:
+    """Replace every ``${{ ... }}`` in ``text`` with the rendered value of its expression.
+
+    Args:
+        text: Parameter text.
+        scope: What expressions can see.
+        where: YAML path of the parameter, for errors.
+        shell: ``text`` is a shell command line: quote values read from ``inputs``/``MATRIX``.
+
+    Raises:
+        ExpressionError: From any expression, or for an unterminated ``${{``.
+    """
+    pieces: list[str] = []
+    last = 0
+    for match in TEMPLATE.finditer(text):
+        pieces.append(text[last : match.start()])
+        expression = match.group(1)
+        rendered = render(evaluate(expression, scope, where))
+        if shell and names_used(expression) & USER_VALUE_NAMESPACES:
+            rendered = _shell_quote(rendered, _shell_context(text, match.start()))
+        pieces.append(rendered)
+        last = match.end()
+    rest = text[last:]
+    if "${{" in rest:
+        raise ExpressionError("unterminated '${{' (missing '}}')", expression=rest.split("${{", 1)[1][:60], where=where)
+    pieces.append(rest)
+    return "".join(pieces)
+
+
+def evaluate_template(text: str, scope: Scope, where: str | None = None) -> Any:
+    """Typed value of a string that is exactly one ``${{ ... }}``; otherwise its substituted text.
+
+    Used where a value (not text) is expected: conditions and expression-valued ``matrix.inputs``.
+    """
+    match = TEMPLATE.fullmatch(text.strip())
+    if match is not None:
+        return evaluate(match.group(1), scope, where)
+    return substitute(text, scope, where)
+
+
+def resolve(value: Any, scope: Scope, where: str = "parameters") -> Any:
+    """Substitute expressions in every string of a parameters structure (dicts, lists, scalars).
+
+    Returns:
+        A new structure of the same shape; strings without ``${{`` are returned unchanged.
+    """
+    if isinstance(value, str):
+        return substitute(value, scope, where) if "${{" in value else value
+    if isinstance(value, Mapping):
+        return {k: resolve(v, scope, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, scope, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,22 @@
+"""Local integrations: one module per integration family, all with the shape of ``base.Integration``.
+
+``LOCAL_INTEGRATIONS`` maps ``(integration, integration_job)`` to the module that executes it on
+this machine. Anything else is remote-only (a SaaS such as Fivetran or Power BI): it validates,
+but a local run refuses it, or records it SKIPPED when asked to skip remote-only tasks.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from orchestra_local.integrations import dbt_core, python_script
+
+LOCAL_INTEGRATIONS: dict[tuple[str, str], ModuleType] = {
+    ("PYTHON", "PYTHON_EXECUTE_SCRIPT"): python_script,
+    ("DBT_CORE", "DBT_CORE_EXECUTE"): dbt_core,
+}
+
+
+def local_integration(integration: str, integration_job: str) -> ModuleType | None:
+    """The module executing this job locally, or None when it is remote-only."""
+    return LOCAL_INTEGRATIONS.get((integration.upper(), integration_job.upper()))

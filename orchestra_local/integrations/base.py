@@ -1,0 +1,162 @@
+"""The shared protocol of local integrations.
+
+Every integration module has the same small vocabulary: a ``Parameters`` pydantic model of its
+task ``parameters`` (unknown keys forbidden), and ``execute(ctx, params) -> TaskResult`` that runs
+ONE attempt. Retries, timeouts between attempts, statuses and storage are the engine's job; an
+integration reports what happened in its :class:`TaskResult`, or raises
+:class:`~orchestra_local.errors.IntegrationError` for a failed attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestra_local.errors import IntegrationError
+from orchestra_local.integrations.process import ProcessRegistry
+from orchestra_local.masking import Masker
+from orchestra_local.spec.statuses import TaskRunStatus
+
+
+class IntegrationParameters(BaseModel):
+    """Base of integration parameter models: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class TaskResult:
+    """Outcome of one attempt.
+
+    Attributes:
+        status: SUCCEEDED, WARNING, FAILED or CANCELLED.
+        message: One line for the task run's ``message`` (no secrets; the store masks anyway).
+        outputs: Named outputs (``ORCHESTRA.PIPELINE_RUN_TASKS['t'].OUTPUTS``).
+        operations: Operation records (column names of the ``operations`` table).
+        external_status: The external system's own status word, if any.
+        retryable: False when another attempt cannot help (bad parameters, an expression error).
+    """
+
+    status: TaskRunStatus
+    message: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    external_status: str | None = None
+    retryable: bool = True
+
+
+@dataclass
+class TaskContext:
+    """What an integration may use while running one attempt of one task run.
+
+    Attributes:
+        pipeline_run_id: Id of the pipeline run.
+        task_run_id: Id of this task run.
+        task_id: The task's id in the YAML.
+        integration: e.g. ``PYTHON``.
+        integration_job: e.g. ``PYTHON_EXECUTE_SCRIPT``.
+        attempt: 1-based attempt number.
+        repo_root: Repository root; ``project_dir`` parameters are relative to it.
+        state_dir: The runner's state directory (for caches shared across runs).
+        run_dir: This task run's folder under the state directory (logs/, artifacts/).
+        base_env: Environment for child processes (a snapshot, never ``os.environ`` itself).
+        orchestra_env: ``ORCHESTRA_*`` variables Orchestra sets for the task.
+        timeout: Limit of this attempt in seconds, or None.
+        processes: Registry used to terminate children on cancellation.
+        masker: Secrets to mask in logs.
+        record_file: ``(kind, filename, path)`` -> None; registers a log or artifact with the store.
+        note: Callback for one-line remarks shown to the user (e.g. skipped build commands).
+    """
+
+    pipeline_run_id: str
+    task_run_id: str
+    task_id: str
+    integration: str
+    integration_job: str
+    attempt: int
+    repo_root: Path
+    state_dir: Path
+    run_dir: Path
+    base_env: Mapping[str, str]
+    orchestra_env: Mapping[str, str]
+    timeout: float | None
+    processes: ProcessRegistry
+    masker: Masker
+    record_file: Callable[[str, str, Path], None]
+    note: Callable[[str], None] = lambda _message: None
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the pipeline run is being cancelled."""
+        return self.processes.cancelled.is_set()
+
+    def log_path(self, step: str) -> Path:
+        """Create and register the log file of one step of this attempt: ``<attempt>/<step>.log``."""
+        safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", step).strip() or "log"
+        filename = f"{self.attempt}/{safe}.log"
+        path = self.run_dir / "logs" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.record_file("log", filename, path)
+        return path
+
+    def artifact_path(self, filename: str) -> Path:
+        """Path for an artifact of this attempt (register it with :meth:`add_artifact`)."""
+        path = self.run_dir / "artifacts" / str(self.attempt) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_artifact(self, filename: str, path: Path) -> None:
+        """Register an artifact file written at ``path`` under ``filename``."""
+        self.record_file("artifact", filename, path)
+
+    def resolve_project_dir(self, project_dir: str | None) -> Path:
+        """Absolute ``project_dir`` (relative to the repository root; must stay inside it).
+
+        Raises:
+            IntegrationError: When the folder does not exist or escapes the repository.
+        """
+        folder = (self.repo_root / (project_dir or ".")).resolve()
+        if folder != self.repo_root and self.repo_root not in folder.parents:
+            raise IntegrationError(f"project_dir '{project_dir}' is outside the repository root {self.repo_root}")
+        if not folder.is_dir():
+            raise IntegrationError(f"project_dir '{project_dir}' does not exist under {self.repo_root}")
+        return folder
+
+
+def parse_environment_variables(raw: str | dict[str, Any] | None) -> dict[str, str]:
+    """Parse the ``environment_variables`` parameter: a JSON object *as a string*, after substitution.
+
+    Non-string values are passed on as their JSON text.
+
+    Raises:
+        IntegrationError: When the text is not a JSON object.
+    """
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise IntegrationError(
+                f"environment_variables is not valid JSON after substitution ({exc.msg} at char {exc.pos}); "
+                "it must be a JSON object as a string, e.g. '{\"KEY\": \"value\"}'"
+            ) from None
+    if not isinstance(raw, dict):
+        raise IntegrationError("environment_variables must be a JSON object, e.g. '{\"KEY\": \"value\"}'")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+class Integration(Protocol):
+    """The shape of an integration module (see this module's docstring)."""
+
+    Parameters: type[IntegrationParameters]
+
+    def execute(self, ctx: TaskContext, params: Any) -> TaskResult:
+        """Run one attempt."""
+        ...

@@ -1,0 +1,211 @@
+"""DBT_CORE / DBT_CORE_EXECUTE: run dbt commands in process with ``dbtRunner``.
+
+Contract: orchestra-spec section 4. ``commands`` holds dbt commands separated by ``;``. Each runs
+in ``project_dir`` against the project's own ``profiles.yml`` (hosted Orchestra takes profiles
+from the connection). Every node result becomes an operation; any ``warn`` makes the task WARNING;
+``manifest.json`` and ``run_results.json`` are kept as artifacts of the attempt.
+
+dbt's programmatic API is not safe to run twice at once in one process, so dbt tasks of a run
+take turns (``DBT_LOCK``) while Python tasks keep running beside them. A dbt command cannot be
+interrupted from another thread: cancellation and timeouts take effect between commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import model_validator
+
+from orchestra_local.errors import IntegrationError
+from orchestra_local.integrations.base import (
+    IntegrationParameters,
+    TaskContext,
+    TaskResult,
+    parse_environment_variables,
+)
+from orchestra_local.integrations.dbt_artifacts import load_json, operations_from_results
+from orchestra_local.spec.statuses import OperationStatus, TaskRunStatus
+
+DBT_LOCK = threading.Lock()
+"""Serialises in-process dbt invocations (dbtRunner keeps global state)."""
+
+SHELL_PARAMETERS: frozenset[str] = frozenset()
+LOGGED_LEVELS = frozenset({"info", "warn", "error"})
+ARTIFACTS = ("run_results.json", "sources.json", "manifest.json")
+
+
+class Parameters(IntegrationParameters):
+    """Parameters of DBT_CORE_EXECUTE (Orchestra's names and meanings)."""
+
+    commands: str
+    project_dir: str | None = None
+    package_manager: Literal["PIP", "UV", "POETRY"] | None = None
+    python_version: str | None = None
+    branch: str | None = None
+    shallow_clone_dirs: str | list[str] | None = None
+    environment_variables: str | dict[str, Any] | None = None
+    use_state_orchestration: bool | None = None
+    warehouse_identifier: str | None = None
+    production_run_identifier: str | None = None
+
+    @model_validator(mode="after")
+    def _dbt_commands(self) -> Parameters:
+        for step in self.steps():
+            if not step.startswith("dbt ") and step != "dbt":
+                raise ValueError(f"each command must start with 'dbt' (got '{step}'); separate commands with ';'")
+        if not self.steps():
+            raise ValueError("commands is empty; give dbt commands separated by ';', e.g. 'dbt seed; dbt build'")
+        return self
+
+    def steps(self) -> list[str]:
+        """The commands, split on ``;`` (a trailing ``;`` is allowed)."""
+        return [part.strip() for part in self.commands.split(";") if part.strip()]
+
+
+@contextmanager
+def _process_state(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
+    """Set environment variables and the working directory for dbt; restore both afterwards.
+
+    Only called while holding ``DBT_LOCK``; the rest of the runner never reads ``os.environ`` or
+    relative paths after start-up, so other threads are unaffected.
+    """
+    saved = {key: os.environ.get(key) for key in env}
+    previous_cwd = os.getcwd()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(previous_cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _dbt_env(ctx: TaskContext, params: Parameters, project: Path, target: Path, logs: Path) -> dict[str, str]:
+    env = {k: v for k, v in ctx.base_env.items() if k.startswith("DBT_")}
+    env.update(parse_environment_variables(params.environment_variables))
+    env.update(ctx.orchestra_env)
+    env.update(
+        {
+            "DBT_PROJECT_DIR": str(project),
+            "DBT_TARGET_PATH": str(target),
+            "DBT_LOG_PATH": str(logs),
+            "DBT_LOG_LEVEL": "none",  # stdout stays quiet; events go to the task log via the callback
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    if (project / "profiles.yml").is_file():
+        env["DBT_PROFILES_DIR"] = str(project)
+    # Variables referenced by profiles.yml with env_var() are read from os.environ by dbt.
+    for key, value in ctx.base_env.items():
+        env.setdefault(key, value)
+    return env
+
+
+def _event_writer(log: TextIO, ctx: TaskContext) -> Any:
+    def write(event: Any) -> None:
+        info = event.info
+        if info.level in LOGGED_LEVELS:
+            stamp = datetime.fromtimestamp(info.ts.seconds).strftime("%H:%M:%S")
+            log.write(f"{stamp}  {ctx.masker.mask(info.msg)}\n")
+            log.flush()
+
+    return write
+
+
+def _keep_artifacts(ctx: TaskContext, target: Path, prefix: str) -> None:
+    for name in ARTIFACTS:
+        source = target / name
+        if source.is_file():
+            filename = f"{prefix}{name}"
+            destination = ctx.artifact_path(filename)
+            shutil.copyfile(source, destination)
+            ctx.add_artifact(filename, destination)
+
+
+def _with_run_ids(ctx: TaskContext, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    common = {
+        "pipeline_run_id": ctx.pipeline_run_id,
+        "task_run_id": ctx.task_run_id,
+        "integration": ctx.integration,
+        "integration_job": ctx.integration_job,
+    }
+    return [{**op, **common} for op in operations]
+
+
+def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
+    """Run the dbt commands one after another; stop at the first that fails.
+
+    Returns:
+        SUCCEEDED, WARNING (a node warned), FAILED (a node or a command failed) or CANCELLED, with
+        one operation per node result.
+
+    Raises:
+        IntegrationError: When ``project_dir`` holds no ``dbt_project.yml``.
+    """
+    from dbt.cli.main import dbtRunner  # imported on first use: dbt adds ~1 s to start-up
+
+    project = ctx.resolve_project_dir(params.project_dir)
+    if not (project / "dbt_project.yml").is_file():
+        raise IntegrationError(f"project_dir '{params.project_dir}' holds no dbt_project.yml ({project})")
+    if params.package_manager or params.python_version:
+        ctx.note("package_manager/python_version are not applied locally: dbt runs in the runner's environment")
+    steps = params.steps()
+    target = ctx.state_dir / "dbt" / project.relative_to(ctx.repo_root).as_posix().replace("/", "__") / "target"
+    dbt_logs = ctx.run_dir / "logs" / str(ctx.attempt) / "dbt"
+    operations: list[dict[str, Any]] = []
+    failure: str | None = None
+    started = time.monotonic()
+    with DBT_LOCK, _process_state(_dbt_env(ctx, params, project, target, dbt_logs), project):
+        for index, step in enumerate(steps, start=1):
+            if ctx.cancelled:
+                return TaskResult(TaskRunStatus.CANCELLED, f"cancelled before '{step}'", operations=_with_run_ids(ctx, operations))
+            if ctx.timeout is not None and time.monotonic() - started > ctx.timeout:
+                failure = f"timed out after {ctx.timeout:g} seconds, before '{step}'"
+                break
+            for name in ARTIFACTS[:2]:  # never report a previous command's results as this one's
+                (target / name).unlink(missing_ok=True)
+            args = shlex.split(step)[1:]
+            with ctx.log_path(step).open("a", encoding="utf-8") as log:
+                log.write(f"$ {step}\n")
+                result = dbtRunner(callbacks=[_event_writer(log, ctx)]).invoke(args)
+                if result.exception is not None:
+                    log.write(f"error: {ctx.masker.mask(str(result.exception))}\n")
+            prefix = "" if len(steps) == 1 else f"{index}_{args[0] if args else 'dbt'}/"
+            _keep_artifacts(ctx, target, prefix)
+            manifest = load_json(target / "manifest.json")
+            for name, freshness in (("run_results.json", False), ("sources.json", True)):
+                results = load_json(target / name)
+                if results is not None:
+                    operations.extend(operations_from_results(results, manifest, freshness=freshness))
+            if not result.success:
+                reason = str(result.exception).strip().splitlines()[0] if result.exception else "a node failed"
+                failure = f"'{step}' failed: {reason}"
+                break
+    operations = _with_run_ids(ctx, operations)
+    counts = _count(operations)
+    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no nodes"
+    if failure is not None:
+        return TaskResult(TaskRunStatus.FAILED, f"{failure} ({summary})", operations=operations)
+    if counts.get(OperationStatus.WARNING.value):
+        return TaskResult(TaskRunStatus.WARNING, f"dbt finished with warnings ({summary})", operations=operations)
+    return TaskResult(TaskRunStatus.SUCCEEDED, f"dbt finished ({summary})", operations=operations)
+
+
+def _count(operations: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for op in operations:
+        counts[op["operation_status"]] = counts.get(op["operation_status"], 0) + 1
+    return counts

@@ -1,0 +1,150 @@
+"""PYTHON / PYTHON_EXECUTE_SCRIPT: run a shell command (or INLINE code) in ``project_dir``.
+
+Contract: orchestra-spec section 4. Locally the process inherits the runner's environment (so
+``python`` is the interpreter the runner is installed in) plus Orchestra's ``ORCHESTRA_*``
+variables and the parsed ``environment_variables``. ``build_command`` is recorded but not run,
+because the repository's environment already holds the requirements.
+
+Local convention **(our choice)**: when the last line the process prints on stdout is a JSON
+object, it becomes the task's outputs; when that object names a ``table``, it is also recorded as
+one INGESTION operation (``rows_written`` -> ``rowsAffected``, ``seconds`` -> duration).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import field_validator, model_validator
+
+from orchestra_local.errors import IntegrationError
+from orchestra_local.integrations.base import (
+    IntegrationParameters,
+    TaskContext,
+    TaskResult,
+    parse_environment_variables,
+)
+from orchestra_local.integrations.process import run_process
+from orchestra_local.spec.statuses import OperationStatus, OperationType, TaskRunStatus
+from orchestra_local.store import utcnow
+
+SHELL_PARAMETERS = frozenset({"command", "build_command"})
+"""Parameters holding shell command lines: values from inputs/MATRIX are shell-quoted in them."""
+
+
+class Parameters(IntegrationParameters):
+    """Parameters of PYTHON_EXECUTE_SCRIPT (Orchestra's names and meanings)."""
+
+    source: Literal["GIT", "INLINE"] = "GIT"
+    command: str | None = None
+    code: str | None = None
+    build_command: str | None = None
+    project_dir: str | None = None
+    shallow_clone_dirs: str | list[str] | None = None
+    branch: str | None = None
+    package_manager: Literal["PIP", "UV", "POETRY"] | None = None
+    python_version: Literal["3.11", "3.12"] | None = None
+    environment_variables: str | dict[str, Any] | None = None
+    set_outputs: bool | None = None
+
+    @field_validator("python_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float) else value
+
+    @model_validator(mode="after")
+    def _command_or_code(self) -> Parameters:
+        if self.source == "GIT" and not self.command:
+            raise ValueError("source GIT needs a 'command' (e.g. python -m ingest --table orders)")
+        if self.source == "INLINE" and not self.code:
+            raise ValueError("source INLINE needs 'code'")
+        return self
+
+
+def _child_env(ctx: TaskContext, params: Parameters) -> dict[str, str]:
+    env = dict(ctx.base_env)
+    # `python` in the command is the interpreter the runner runs in (the repo's environment).
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", os.defpath)])
+    env["PYTHONUNBUFFERED"] = "1"  # stream logs as they are printed
+    env.update(parse_environment_variables(params.environment_variables))
+    env.update(ctx.orchestra_env)
+    return env
+
+
+def _summary(line: str) -> dict[str, Any]:
+    if not line.startswith("{"):
+        return {}
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _operation(ctx: TaskContext, summary: dict[str, Any]) -> dict[str, Any]:
+    completed = utcnow()
+    seconds = summary.get("seconds")
+    duration = float(seconds) if isinstance(seconds, (int, float)) else None
+    name = str(summary.get("destination_table") or summary["table"])
+    rows = summary.get("rows_written")
+    return {
+        "pipeline_run_id": ctx.pipeline_run_id,
+        "task_run_id": ctx.task_run_id,
+        "operation_name": name,
+        "operation_status": OperationStatus.SUCCEEDED.value,
+        "operation_type": OperationType.INGESTION.value,
+        "external_id": name,
+        "external_detail": json.dumps(summary, default=str),
+        "integration": ctx.integration,
+        "integration_job": ctx.integration_job,
+        "started_at": completed - timedelta(seconds=duration) if duration is not None else None,
+        "completed_at": completed,
+        "operation_duration": duration,
+        "rows_affected": int(rows) if isinstance(rows, int) else None,
+    }
+
+
+def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
+    """Run one attempt of the script.
+
+    Returns:
+        SUCCEEDED with the JSON summary as outputs when the process exits 0; FAILED with the exit
+        code and the last output line otherwise; CANCELLED when the run was cancelled.
+
+    Raises:
+        IntegrationError: For a bad ``project_dir`` or ``environment_variables``.
+    """
+    cwd = ctx.resolve_project_dir(params.project_dir)
+    if params.build_command and ctx.attempt == 1:
+        ctx.note(f"build_command not run locally (the repo's environment has the requirements): {params.build_command}")
+    env = _child_env(ctx, params)
+    log_path = ctx.log_path("command" if params.source == "GIT" else "inline")
+    if params.source == "INLINE":
+        script = ctx.artifact_path(f"inline_attempt_{ctx.attempt}.py")
+        script.write_text(params.code or "", encoding="utf-8")
+        argv = [sys.executable, str(script)]
+    else:
+        argv = ["/bin/sh", "-c", params.command or ""]
+    result = run_process(
+        argv, cwd=cwd, env=env, log_path=log_path, timeout=ctx.timeout, processes=ctx.processes, masker=ctx.masker
+    )
+    if result.cancelled:
+        return TaskResult(TaskRunStatus.CANCELLED, "cancelled: the process group was terminated")
+    if result.timed_out:
+        return TaskResult(TaskRunStatus.FAILED, f"timed out after {ctx.timeout:g} seconds; the process group was killed")
+    if result.returncode != 0:
+        last = result.tail[-1] if result.tail else "(no output)"
+        how = f"was killed by signal {-result.returncode}" if result.returncode < 0 else f"exited with code {result.returncode}"
+        return TaskResult(TaskRunStatus.FAILED, f"command {how}: {last}", external_status=str(result.returncode))
+    summary = _summary(result.last_stdout_line)
+    operations = [_operation(ctx, summary)] if "table" in summary else []
+    return TaskResult(
+        TaskRunStatus.SUCCEEDED,
+        f"command exited with code 0 after {result.seconds:.1f}s",
+        outputs=summary,
+        operations=operations,
+        external_status="0",
+    )

@@ -1,0 +1,158 @@
+"""SQLAlchemy 2 tables of the run metadata store.
+
+Field meanings follow Orchestra's Metadata API records (orchestra-spec section 7; the
+``PipelineRunResponse``, ``TaskRunResponse`` and ``OperationResponse`` schemas of its OpenAPI
+document). Columns are snake_case; the API layer renders camelCase. Timestamps are stored as naive
+UTC and read back as aware UTC datetimes. A few local columns have no Orchestra counterpart and are
+marked as such.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID = String(36)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC (portable to SQLite) and returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(timezone.utc)")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PipelineRun(Base):
+    """One execution of a pipeline (Orchestra: pipeline run)."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(ID, index=True)
+    pipeline_name: Mapped[str] = mapped_column(String(100))
+    pipeline_alias: Mapped[str] = mapped_column(String(200))  # local: file stem, the API's alias
+    yaml_path: Mapped[str] = mapped_column(Text)  # local: repo-relative path of the pipeline file
+    account_id: Mapped[str] = mapped_column(ID)
+    env_id: Mapped[str | None] = mapped_column(ID)
+    env_name: Mapped[str | None] = mapped_column(String(200))
+    run_status: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    branch: Mapped[str | None] = mapped_column(String(200))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    pipeline_version_number: Mapped[int | None]
+    triggered_by: Mapped[list[Any]] = mapped_column(default=list)
+    run_inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data: Mapped[dict[str, Any] | None]
+
+
+class TaskRun(Base):
+    """One execution of one task in a pipeline run; matrix iterations are children of a parent."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (Index("ix_task_runs_run_task", "pipeline_run_id", "task_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"))
+    pipeline_id: Mapped[str] = mapped_column(ID)
+    task_id: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(100))
+    group_id: Mapped[str] = mapped_column(String(200))  # local: the top-level entry holding the task
+    iteration: Mapped[int | None]  # local: 0-based matrix iteration of a child run
+    position: Mapped[int] = mapped_column(Integer, default=0)  # local: order in the plan
+    account_id: Mapped[str] = mapped_column(ID)
+    integration: Mapped[str] = mapped_column(String(64))
+    integration_job: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    external_status: Mapped[str | None] = mapped_column(String(64))
+    external_message: Mapped[str | None] = mapped_column(Text)
+    platform_link: Mapped[str | None] = mapped_column(Text)
+    task_parameters: Mapped[dict[str, Any] | None]
+    run_parameters: Mapped[dict[str, Any] | None]
+    connection_id: Mapped[str | None] = mapped_column(String(200))
+    number_of_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    matrix_parent: Mapped[bool] = mapped_column(Boolean, default=False)
+    matrix_parent_id: Mapped[str | None] = mapped_column(ID, index=True)
+    depends_on: Mapped[list[Any] | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class TaskOutput(Base):
+    """One named output of a task run (Orchestra: SET_OUTPUT; locally also the worker's summary)."""
+
+    __tablename__ = "task_outputs"
+
+    task_run_id: Mapped[str] = mapped_column(ForeignKey("task_runs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class TaskRunFile(Base):
+    """A log or artifact file of a task run, as listed by the logs/artifacts endpoints."""
+
+    __tablename__ = "task_run_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_run_id: Mapped[str] = mapped_column(ForeignKey("task_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "log" or "artifact"
+    filename: Mapped[str] = mapped_column(Text)  # the name the API shows, e.g. "1/dbt build.log"
+    path: Mapped[str] = mapped_column(Text)  # absolute path on this machine
+    attempt: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class Operation(Base):
+    """A unit of work inside a task run (a dbt node, a table load)."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ID)
+    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
+    task_run_id: Mapped[str | None] = mapped_column(ForeignKey("task_runs.id"), index=True)
+    inserted_at: Mapped[datetime] = mapped_column(index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    operation_name: Mapped[str | None] = mapped_column(Text)
+    operation_status: Mapped[str] = mapped_column(String(16))
+    operation_type: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(Text)
+    external_status: Mapped[str | None] = mapped_column(String(64))
+    external_detail: Mapped[str | None] = mapped_column(Text)
+    integration: Mapped[str | None] = mapped_column(String(64))
+    integration_job: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    dependencies: Mapped[list[Any]] = mapped_column(default=list)
+    operation_duration: Mapped[float | None] = mapped_column(Float)  # seconds
+    rows_affected: Mapped[int | None]
+    asset_external_id: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any] | None]

@@ -1,0 +1,243 @@
+"""The run store: every write is its own committed transaction, so a crash loses no finished record.
+
+Records go in and come out as plain dicts with snake_case keys (the columns of ``models.py``).
+Every text and JSON value is passed through the store's :class:`~orchestra_local.masking.Masker`
+on the way in, so secrets never reach the database whatever the caller forgot.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from orchestra_local.errors import StoreError
+from orchestra_local.masking import Masker
+from orchestra_local.store.database import open_engine
+from orchestra_local.store.models import Operation, PipelineRun, TaskOutput, TaskRun, TaskRunFile
+
+LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
+"""``accountId`` of every local record: there is one (local) account."""
+
+PIPELINE_RUNS: Table = PipelineRun.__table__  # type: ignore[assignment]
+TASK_RUNS: Table = TaskRun.__table__  # type: ignore[assignment]
+TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
+TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
+OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """A new record id (uuid4, as Orchestra's ids)."""
+    return str(uuid.uuid4())
+
+
+class RunStore:
+    """Repository of pipeline runs, task runs, outputs, files and operations.
+
+    Args:
+        url: SQLAlchemy URL of the metadata database (tables are created if missing).
+        masker: Secrets to mask in everything written; a new empty one by default.
+
+    Raises:
+        StoreError: When the database cannot be opened, or any later read or write fails.
+    """
+
+    def __init__(self, url: str, masker: Masker | None = None):
+        self.url = url
+        self.masker = masker or Masker()
+        self.engine: Engine = open_engine(url)
+        # SQLite has one writer at a time; serialising our own writes avoids busy-waiting on it.
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"metadata store write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _read(self, statement: Any) -> list[dict[str, Any]]:
+        try:
+            with self.engine.connect() as connection:
+                return [dict(row._mapping) for row in connection.execute(statement)]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+    def _masked(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: self.masker.mask_value(value) for key, value in values.items()}
+
+    # -- pipeline runs -------------------------------------------------------------------------
+
+    def create_pipeline_run(self, **fields: Any) -> str:
+        """Insert a pipeline run (status CREATED unless given) and return its id."""
+        now = utcnow()
+        record = {
+            "id": fields.pop("id", None) or new_id(),
+            "account_id": LOCAL_ACCOUNT_ID,
+            "run_status": "CREATED",
+            "message": "",
+            "created_at": now,
+            "updated_at": now,
+            "triggered_by": [],
+            "run_inputs": {},
+            **fields,
+        }
+        with self._write() as connection:
+            connection.execute(insert(PIPELINE_RUNS).values(**self._masked(record)))
+        return str(record["id"])
+
+    def update_pipeline_run(self, run_id: str, **fields: Any) -> None:
+        """Update fields of a pipeline run (``updated_at`` is set)."""
+        values = self._masked({**fields, "updated_at": utcnow()})
+        with self._write() as connection:
+            connection.execute(update(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id).values(**values))
+
+    def get_pipeline_run(self, run_id: str) -> dict[str, Any] | None:
+        """The pipeline run with this id, or None."""
+        rows = self._read(select(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id))
+        return rows[0] if rows else None
+
+    def list_pipeline_runs(self, limit: int = 20, pipeline_id: str | None = None) -> list[dict[str, Any]]:
+        """Most recent pipeline runs first."""
+        statement = select(PIPELINE_RUNS).order_by(PIPELINE_RUNS.c.created_at.desc()).limit(limit)
+        if pipeline_id is not None:
+            statement = statement.where(PIPELINE_RUNS.c.pipeline_id == pipeline_id)
+        return self._read(statement)
+
+    def count_active_runs(self, pipeline_id: str) -> int:
+        """Runs of a pipeline that are CREATED, RUNNING or CANCELLING."""
+        statement = select(func.count()).select_from(PIPELINE_RUNS).where(
+            PIPELINE_RUNS.c.pipeline_id == pipeline_id,
+            PIPELINE_RUNS.c.run_status.in_(("CREATED", "RUNNING", "CANCELLING")),
+        )
+        try:
+            with self.engine.connect() as connection:
+                return int(connection.execute(statement).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+    # -- task runs -----------------------------------------------------------------------------
+
+    def create_task_runs(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Insert task runs in one transaction (each record needs at least the non-null columns)."""
+        if not records:
+            return
+        now = utcnow()
+        rows = [
+            self._masked({"account_id": LOCAL_ACCOUNT_ID, "status": "CREATED", "created_at": now, "updated_at": now,
+                          "number_of_attempts": 0, **record})
+            for record in records
+        ]
+        with self._write() as connection:
+            connection.execute(insert(TASK_RUNS), rows)
+
+    def update_task_run(self, task_run_id: str, **fields: Any) -> None:
+        """Update fields of one task run (``updated_at`` is set)."""
+        values = self._masked({**fields, "updated_at": utcnow()})
+        with self._write() as connection:
+            connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id).values(**values))
+
+    def update_task_runs(self, task_run_ids: Iterable[str], **fields: Any) -> None:
+        """Apply the same update to many task runs in one transaction."""
+        ids = list(task_run_ids)
+        if not ids:
+            return
+        values = self._masked({**fields, "updated_at": utcnow()})
+        with self._write() as connection:
+            connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
+
+    def list_task_runs(self, pipeline_run_id: str) -> list[dict[str, Any]]:
+        """Task runs of a pipeline run, in creation order (plan order)."""
+        statement = (
+            select(TASK_RUNS)
+            .where(TASK_RUNS.c.pipeline_run_id == pipeline_run_id)
+            .order_by(TASK_RUNS.c.position, TASK_RUNS.c.created_at)
+        )
+        return self._read(statement)
+
+    # -- outputs, files, operations ------------------------------------------------------------
+
+    def set_outputs(self, task_run_id: str, outputs: Mapping[str, Any]) -> None:
+        """Store (or replace) named outputs of a task run."""
+        if not outputs:
+            return
+        now = utcnow()
+        with self._write() as connection:
+            connection.execute(
+                delete(TASK_OUTPUTS).where(
+                    TASK_OUTPUTS.c.task_run_id == task_run_id, TASK_OUTPUTS.c.name.in_(list(outputs))
+                )
+            )
+            connection.execute(
+                insert(TASK_OUTPUTS),
+                [self._masked({"task_run_id": task_run_id, "name": name, "value": value, "created_at": now})
+                 for name, value in outputs.items()],
+            )
+
+    def get_outputs(self, task_run_id: str) -> dict[str, Any]:
+        """Outputs of a task run as ``{name: value}``."""
+        rows = self._read(select(TASK_OUTPUTS).where(TASK_OUTPUTS.c.task_run_id == task_run_id))
+        return {row["name"]: row["value"] for row in rows}
+
+    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
+        """Record a log (``kind="log"``) or artifact (``kind="artifact"``) file of a task run."""
+        with self._write() as connection:
+            connection.execute(
+                insert(TASK_RUN_FILES).values(
+                    task_run_id=task_run_id, kind=kind, filename=filename, path=path, attempt=attempt,
+                    created_at=utcnow(),
+                )
+            )
+
+    def list_files(self, task_run_id: str, kind: str) -> list[dict[str, Any]]:
+        """Files of one kind of a task run, oldest first."""
+        statement = (
+            select(TASK_RUN_FILES)
+            .where(TASK_RUN_FILES.c.task_run_id == task_run_id, TASK_RUN_FILES.c.kind == kind)
+            .order_by(TASK_RUN_FILES.c.id)
+        )
+        return self._read(statement)
+
+    def add_operations(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Insert operations in one transaction (``id``, ``account_id``, ``inserted_at`` defaulted)."""
+        if not records:
+            return
+        now = utcnow()
+        rows = [
+            self._masked({"id": new_id(), "account_id": LOCAL_ACCOUNT_ID, "inserted_at": now, "dependencies": [],
+                          **record})
+            for record in records
+        ]
+        with self._write() as connection:
+            connection.execute(insert(OPERATIONS), rows)
+
+    def list_operations(self, pipeline_run_id: str | None = None, task_run_id: str | None = None) -> list[dict[str, Any]]:
+        """Operations of a pipeline run or task run, in insertion order."""
+        statement = select(OPERATIONS).order_by(OPERATIONS.c.inserted_at, OPERATIONS.c.started_at)
+        if pipeline_run_id is not None:
+            statement = statement.where(OPERATIONS.c.pipeline_run_id == pipeline_run_id)
+        if task_run_id is not None:
+            statement = statement.where(OPERATIONS.c.task_run_id == task_run_id)
+        return self._read(statement)
