@@ -10,7 +10,8 @@ class CycleError(ValueError):
     """The graph has a cycle.
 
     Attributes:
-        cycle: The nodes along the cycle, first node repeated at the end (``["a", "b", "a"]``).
+        cycle: The nodes along the cycle in execution order, first node repeated at the end
+            (``["a", "b", "a"]``: b depends on a, a depends on b).
     """
 
     def __init__(self, cycle: list[str]):
@@ -34,9 +35,8 @@ def topological_layers(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        # graphlib reports the cycle walking upstream (b depends on a: [a, b, a] reads a <- b);
-        # reverse it so the path reads in execution order: a -> b -> a.
-        raise CycleError(list(reversed(exc.args[1]))) from None
+        # graphlib lists each node before the node that depends on it: execution order.
+        raise CycleError(list(exc.args[1])) from None
     layers: list[list[str]] = []
     while sorter.is_active():
         ready = sorted(sorter.get_ready())

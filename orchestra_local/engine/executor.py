@@ -269,7 +269,10 @@ class PipelineExecution:
                     self.cancel()
                     continue
                 if self._running == 0:
-                    if self.graph.done or self._cancelled.is_set():
+                    if self._cancelled.is_set():
+                        self._cancel_remaining()  # a cancel may have arrived while the last task ran
+                        return
+                    if self.graph.done:
                         return
                     if not self.graph.ready_nodes() and not self.graph.entries_to_open():
                         raise RuntimeError("scheduler stalled: no task is running or ready (a bug; please report)")

@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestra_local.engine.dag import topological_order
 from orchestra_local.errors import ExpressionError, PipelineValidationError, Problem
-from orchestra_local.expressions import Scope, evaluate_template, names_used
+from orchestra_local.expressions import TEMPLATE, Scope, evaluate_template, names_used
 from orchestra_local.integrations import local_integration
 from orchestra_local.spec.models import Configuration, Matrix, Pipeline, Task, TaskGroup
 
@@ -159,9 +159,10 @@ def expand_matrix(matrix: Matrix, scope: Scope, where: str) -> tuple[Any, ...]:
 
 
 def _reads_run_state(text: str) -> bool:
+    """True when an expression reads other tasks' statuses or outputs (known only during the run)."""
     if "PIPELINE_RUN_TASKS" in text.upper():
         return True
-    return any(names_used(part) & RUN_STATE_NAMES for part in text.split("${{")[1:])
+    return any(names_used(match.group(1)) & RUN_STATE_NAMES for match in TEMPLATE.finditer(text))
 
 
 def build_plan(pipeline: Pipeline, scope: Scope) -> Plan:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -125,6 +126,26 @@ def _event_writer(log: TextIO, ctx: TaskContext) -> Any:
     return write
 
 
+def _release_adapters() -> None:
+    """Close every connection dbt keeps open after an invocation.
+
+    dbt-duckdb caches its DuckDB database in a class attribute and, after a failed node, keeps it
+    open; the runner would then hold the warehouse file (and DuckDB's one-writer lock) until it
+    exits, and the next run's ingestion workers could not write. ``reset_adapters`` closes dbt's
+    connections; the DuckDB environment needs its own close.
+    """
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    duckdb_connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if duckdb_connections is not None:
+        manager = duckdb_connections.DuckDBConnectionManager
+        with manager._LOCK:  # noqa: SLF001 - dbt-duckdb offers no public way to close its database
+            if manager._ENV is not None:  # noqa: SLF001
+                manager._ENV.close()  # noqa: SLF001
+                manager._ENV = None  # noqa: SLF001
+
+
 def _keep_artifacts(ctx: TaskContext, target: Path, prefix: str) -> None:
     for name in ARTIFACTS:
         source = target / name
@@ -155,7 +176,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     Raises:
         IntegrationError: When ``project_dir`` holds no ``dbt_project.yml``.
     """
-    from dbt.cli.main import dbtRunner  # imported on first use: dbt adds ~1 s to start-up
+    from dbt.cli.main import dbtRunner  # imported on first use: dbt adds about a second to start-up
 
     project = ctx.resolve_project_dir(params.project_dir)
     if not (project / "dbt_project.yml").is_file():
@@ -180,7 +201,10 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
             args = shlex.split(step)[1:]
             with ctx.log_path(step).open("a", encoding="utf-8") as log:
                 log.write(f"$ {step}\n")
-                result = dbtRunner(callbacks=[_event_writer(log, ctx)]).invoke(args)
+                try:
+                    result = dbtRunner(callbacks=[_event_writer(log, ctx)]).invoke(args)
+                finally:
+                    _release_adapters()
                 if result.exception is not None:
                     log.write(f"error: {ctx.masker.mask(str(result.exception))}\n")
             prefix = "" if len(steps) == 1 else f"{index}_{args[0] if args else 'dbt'}/"

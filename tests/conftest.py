@@ -1,0 +1,45 @@
+"""Fixtures shared by the whole suite.
+
+Every test runs with its state (metadata DB, logs, warehouse) in its own tmp_path, and with a
+developer's own settings (.env, ~/.dbt, .dlt/secrets.toml, ORCHESTRA_LOCAL_* variables) kept out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point every state location into tmp_path and drop variables that would leak in."""
+    for name in list(os.environ):
+        if name.startswith(("ORCHESTRA_LOCAL_", "DBT_", "DESTINATION__", "SOURCES__")):
+            monkeypatch.delenv(name, raising=False)
+    state = tmp_path / "state"
+    monkeypatch.setenv("ORCHESTRA_LOCAL_HOME", str(state))
+    monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.dbt, no ~/.dlt of the developer
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    yield
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """SQLAlchemy URL of the local PostgreSQL test database (override with TEST_POSTGRES_URL)."""
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty repository root (holds .git, so the runner treats it as the repo root)."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "orchestra").mkdir()
+    return root

@@ -1,0 +1,258 @@
+"""Loading pipeline YAML: valid files load; every invalid one is reported with file, YAML path, line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from orchestra_local.errors import InvalidInputError, PipelineValidationError
+from orchestra_local.spec import load_file, load_text
+from orchestra_local.spec.models import Task, TaskGroup
+
+HEADER = "version: v1\nname: t\n"
+# A task in flow style: "{PY}" fits at any indentation. Block-style tasks are spelt out below.
+PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: echo hi}}"
+
+
+def doc(body: str) -> str:
+    return HEADER + dedent(body).lstrip("\n")
+
+
+VALID = {
+    "group": doc(f"""
+        pipeline:
+          g:
+            tasks:
+              t: {PY}
+        """),
+    "standalone-task": doc(f"""
+        pipeline:
+          t: {PY}
+        """),
+    "camel-case-keys": doc("""
+        pipeline:
+          g:
+            dependsOn: []
+            tasks:
+              t:
+                integration: PYTHON
+                integrationJob: PYTHON_EXECUTE_SCRIPT
+                parameters: {command: echo hi}
+                treatFailureAsWarning: true
+        """),
+    "every-top-level-key": doc(f"""
+        schedule:
+          - {{name: daily, cron: "0 6 ? * * *", timezone: UTC}}
+        sensors:
+          s1:
+            name: wait
+            cron: "0 6 ? * * *"
+            timezone: UTC
+            timeout_mins: 30
+            frequency_secs: 120
+            checks:
+              c1: {{integration: POSTGRES, sensor_type: POSTGRES_QUERY, parameters: {{}}}}
+        trigger_events:
+          - {{type: pipeline, pipeline_id: "*", statuses: [SUCCEEDED]}}
+        webhook: {{enabled: true}}
+        configuration: {{retries: 2, retry_delay: 5, timeout: 60, concurrency: {{max_active: 1}}}}
+        inputs:
+          day: {{type: string, default: "2024-01-01"}}
+          n: {{type: number, optional: true}}
+        alerts:
+          - name: a
+            statuses: [FAILED]
+            destinations: [{{integration: SLACK, destination: "#data"}}]
+        meta: {{owner: data}}
+        anomalies: []
+        pipeline:
+          g:
+            name: group
+            condition: "${{{{ inputs.day != '' }}}}"
+            matrix: {{inputs: {{t: [a, b]}}, sequential: true, continue_on_error: true}}
+            meta: {{x: 1}}
+            paused: false
+            tasks:
+              t:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                parameters: {{command: echo hi}}
+                tags: [x]
+                connection: my_conn_12345
+                configuration: {{retries: 1}}
+                operation_metadata: {{m: {{integration: SNOWFLAKE}}}}
+                paused: false
+                anomalies: []
+        """),
+}
+
+INVALID = {
+    "unknown-key": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                parameters: {command: echo hi}
+                retrys: 3
+        """), "pipeline.g.tasks.t.retrys", 10, "unknown key"),
+    "missing-required": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t:
+                integration: PYTHON
+                parameters: {}
+        """), "pipeline.g.tasks.t.integration_job", 6, "required key is missing"),
+    "unknown-depends-on": (doc(f"""
+        pipeline:
+          g:
+            depends_on: [nowhere]
+            tasks:
+              t: {PY}
+        """), "pipeline.g.depends_on[0]", 5, "'g' depends on 'nowhere', which is not an entry"),
+    "cycle": (doc(f"""
+        pipeline:
+          a:
+            depends_on: [b]
+            tasks:
+              t1: {PY}
+          b:
+            depends_on: [a]
+            tasks:
+              t2: {PY}
+        """), "pipeline.a.depends_on", 5, "dependency cycle: a -> b -> a"),
+    "cross-level": (doc(f"""
+        pipeline:
+          a:
+            tasks:
+              t1: {PY}
+          b:
+            tasks:
+              t2:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                parameters: {{command: echo hi}}
+                depends_on: [t1]
+        """), "pipeline.b.tasks.t2.depends_on[0]", 13, "from group 'a'"),
+    "duplicate-id": (doc(f"""
+        pipeline:
+          a:
+            tasks:
+              t1: {PY}
+          b:
+            tasks:
+              t1: {PY}
+        """), "pipeline.b.tasks.t1", 9, "already used"),
+    "duplicate-key": (doc("""
+        pipeline: {}
+        pipeline: {}
+        """), "<root>", 4, "duplicate key"),
+    "bad-indentation": (doc("""
+        pipeline:
+          g:
+            tasks: {}
+           bad: 1
+        """), "<root>", 6, "invalid YAML"),
+    "wrong-version": (doc("pipeline: {}").replace("v1", "v2"), "version", 1, "v1"),
+    "retry-delay-too-long": (doc(f"""
+        configuration: {{retry_delay: 500}}
+        pipeline:
+          g:
+            tasks:
+              t: {PY}
+        """), "configuration.retry_delay", 3, "less than or equal to 120"),
+    "group-with-tags": (doc(f"""
+        pipeline:
+          g:
+            tags: [x]
+            tasks:
+              t: {PY}
+        """), "pipeline.g.tags", 5, "unknown key"),
+    "matrix-two-keys": (doc(f"""
+        pipeline:
+          g:
+            matrix: {{inputs: {{a: [1], b: [2]}}}}
+            tasks:
+              t: {PY}
+        """), "pipeline.g.matrix", 5, "exactly one key"),
+    "not-a-mapping": ("- just\n- a list\n", "<root>", 1, "must be a YAML mapping"),
+}
+
+
+@pytest.mark.parametrize("text", VALID.values(), ids=VALID.keys())
+def test_valid_documents_load(text: str) -> None:
+    loaded = load_text(text, "p.yml")
+    assert loaded.model.version == "v1"
+    assert loaded.model.pipeline
+
+
+@pytest.mark.parametrize(("text", "path", "line", "fragment"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_documents_are_located(text: str, path: str, line: int, fragment: str) -> None:
+    with pytest.raises(PipelineValidationError) as caught:
+        load_text(text, "p.yml")
+    matches = [p for p in caught.value.problems if fragment in p.msg]
+    assert matches, [p.human() for p in caught.value.problems]
+    problem = matches[0]
+    assert problem.yaml_path() == path
+    assert problem.line == line
+    assert problem.human().startswith(f"p.yml:{line}")
+
+
+def test_all_problems_of_a_file_are_reported_together() -> None:
+    text = doc("""
+        pipeline:
+          g:
+            depends_on: [missing]
+            tasks:
+              t:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                parameters: {command: echo hi}
+                bogus: 1
+              u:
+                integration: PYTHON
+                parameters: {}
+        """)
+    with pytest.raises(PipelineValidationError) as caught:
+        load_text(text, "p.yml")
+    kinds = sorted(p.type for p in caught.value.problems)
+    assert kinds == ["extra_forbidden", "missing", "unknown_dependency"]
+
+
+def test_entries_are_typed_by_their_keys() -> None:
+    loaded = load_text(VALID["group"], "p.yml")
+    assert isinstance(loaded.model.pipeline["g"], TaskGroup)
+    loaded = load_text(VALID["standalone-task"], "p.yml")
+    assert isinstance(loaded.model.pipeline["t"], Task)
+
+
+def test_camel_case_errors_point_at_the_camel_case_key() -> None:
+    text = doc("""
+        pipeline:
+          g:
+            tasks:
+              t:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                parameters: {command: echo hi}
+                treatFailureAsWarning: maybe
+        """)
+    with pytest.raises(PipelineValidationError) as caught:
+        load_text(text, "p.yml")
+    (problem,) = caught.value.problems
+    assert problem.line == 10
+    assert problem.yaml_path() == "pipeline.g.tasks.t.treat_failure_as_warning"
+
+
+def test_missing_file_is_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="no such pipeline file"):
+        load_file(tmp_path / "nope.yml")
+
+
+def test_repository_pipelines_are_valid() -> None:
+    for path in sorted(Path(__file__).resolve().parents[3].joinpath("orchestra").glob("*.yml")):
+        assert load_file(path).model.name
