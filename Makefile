@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt python/requirements.txt pyproject.toml
 demo: venv
 	cd python && ../$(BIN)/python -m tpch_source --scale-factor $(SF)
 	$(BIN)/orchestra-local run orchestra/tpch_elt.yml --input write_disposition=$(WRITE_DISPOSITION)
-	@$(BIN)/python -m orchestra_local.demo_report
+	@$(BIN)/python analytics/warehouse_summary.py
 
 test: venv
 	$(BIN)/python -m pytest
