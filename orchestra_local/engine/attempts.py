@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 import pydantic
 
+from orchestra_local.connections import Connection
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.graph import NodeRun, NodeRunState, RunGraph
 from orchestra_local.errors import ExpressionError, IntegrationError
@@ -46,6 +47,7 @@ class RunContext:
         masker: Secrets to mask.
         listener: Progress events.
         skip_remote: Record remote-only tasks SKIPPED instead of refusing the run.
+        connections: Connections by name, for tasks that link one.
     """
 
     pipeline_run_id: str
@@ -60,6 +62,7 @@ class RunContext:
     masker: Masker
     listener: RunListener
     skip_remote: bool = False
+    connections: Mapping[str, Connection] = field(default_factory=dict)
 
     def scope(self, node: NodeRun | None) -> Scope:
         """The expression scope of a node (or of the run, for ``node=None``)."""
@@ -98,10 +101,29 @@ def _parameter_error(exc: pydantic.ValidationError, node: NodeRun) -> str:
     return f"invalid parameters for {node.task.task.integration_job}: " + "; ".join(parts)
 
 
+def _connection(run: RunContext, node: NodeRun) -> Connection | None:
+    """The task's linked connection (its name may be an expression such as ``${{ ENV.X }}``).
+
+    Raises:
+        ExpressionError: The name's expression fails.
+        IntegrationError: No connection of that name is defined.
+    """
+    name = node.task.task.connection
+    if not name:
+        return None
+    where = f"pipeline.{node.entry_id}.tasks.{node.task.task_id}.connection"
+    name = substitute(name, run.scope(node), where)
+    if name not in run.connections:
+        known = ", ".join(sorted(run.connections)) or "none"
+        raise IntegrationError(f"connection '{name}' is not defined in the connections file (defined: {known})")
+    return run.connections[name]
+
+
 def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -> TaskResult:
     try:
         resolved = _resolve_parameters(run, node, module)
-    except ExpressionError as exc:
+        connection = _connection(run, node)
+    except (ExpressionError, IntegrationError) as exc:
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=False)
     try:
         params = module.Parameters.model_validate(resolved)
@@ -125,6 +147,7 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
         processes=run.processes,
         masker=run.masker,
         record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt),
+        connection=connection,
         note=run.listener.note,
     )
     try:

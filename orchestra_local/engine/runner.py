@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestra_local.connections import Connection
 from orchestra_local.engine.attempts import RunContext
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.executor import PipelineExecution
@@ -74,12 +75,14 @@ class RunRequest:
         env: Environment for ``${{ ENV.X }}`` and the tasks' processes.
         skip_remote: Record remote-only tasks SKIPPED instead of refusing to run.
         triggered_by: Orchestra's ``triggeredBy`` entries (default: one MANUAL trigger).
+        connections: Connections by name (from the connections file).
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     skip_remote: bool = False
     triggered_by: list[dict[str, Any]] = field(default_factory=lambda: [{"triggerType": "MANUAL"}])
+    connections: Mapping[str, Connection] = field(default_factory=dict)
 
 
 def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
@@ -140,6 +143,7 @@ def prepare_run(
         masker=masker or store.masker,
         listener=listener or RunListener(),
         skip_remote=request.skip_remote,
+        connections=request.connections,
     )
     store.create_pipeline_run(
         id=pipeline_run_id,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestra_local.connections import Connection
 from orchestra_local.errors import IntegrationError
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
@@ -71,6 +72,7 @@ class TaskContext:
         processes: Registry used to terminate children on cancellation.
         masker: Secrets to mask in logs.
         record_file: ``(kind, filename, path)`` -> None; registers a log or artifact with the store.
+        connection: The task's linked connection (``connection:`` in the YAML), if any.
         note: Callback for one-line remarks shown to the user (e.g. skipped build commands).
     """
 
@@ -89,6 +91,7 @@ class TaskContext:
     processes: ProcessRegistry
     masker: Masker
     record_file: Callable[[str, str, Path], None]
+    connection: Connection | None = None
     note: Callable[[str], None] = lambda _message: None
 
     @property
@@ -114,6 +117,30 @@ class TaskContext:
     def add_artifact(self, filename: str, path: Path) -> None:
         """Register an artifact file written at ``path`` under ``filename``."""
         self.record_file("artifact", filename, path)
+
+    def task_env(self) -> dict[str, str]:
+        """Variables Orchestra gives a task's process: ``ORCHESTRA_*`` and the linked connection's."""
+        env = dict(self.connection.env_vars()) if self.connection is not None else {}
+        env.update(self.orchestra_env)
+        return env
+
+    def require_connection(self, integration: str) -> Connection:
+        """The linked connection, which must belong to ``integration``.
+
+        Raises:
+            IntegrationError: When the task has no connection or one of another integration.
+        """
+        if self.connection is None:
+            raise IntegrationError(
+                f"{self.integration_job} needs a connection: set `connection:` on the task and define it in "
+                "the connections file"
+            )
+        if self.connection.integration != integration:
+            raise IntegrationError(
+                f"connection '{self.connection.name}' is a {self.connection.integration} connection, "
+                f"not {integration}"
+            )
+        return self.connection
 
     def resolve_project_dir(self, project_dir: str | None) -> Path:
         """Absolute ``project_dir`` (relative to the repository root; must stay inside it).

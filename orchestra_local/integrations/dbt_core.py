@@ -97,7 +97,7 @@ def _process_state(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
 def _dbt_env(ctx: TaskContext, params: Parameters, project: Path, target: Path, logs: Path) -> dict[str, str]:
     env = {k: v for k, v in ctx.base_env.items() if k.startswith("DBT_")}
     env.update(parse_environment_variables(params.environment_variables))
-    env.update(ctx.orchestra_env)
+    env.update(ctx.task_env())
     env.update(
         {
             "DBT_PROJECT_DIR": str(project),

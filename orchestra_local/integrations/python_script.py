@@ -70,7 +70,7 @@ def _child_env(ctx: TaskContext, params: Parameters) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", os.defpath)])
     env["PYTHONUNBUFFERED"] = "1"  # stream logs as they are printed
     env.update(parse_environment_variables(params.environment_variables))
-    env.update(ctx.orchestra_env)
+    env.update(ctx.task_env())
     return env
 
 

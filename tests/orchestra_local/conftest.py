@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from orchestra_local.connections import Connection
 from orchestra_local.engine.runner import RunRequest, prepare_run
 from orchestra_local.settings import resolve_settings
 from orchestra_local.spec import load_file
@@ -79,18 +80,19 @@ def task_repo(repo: Path) -> Path:
 
 @pytest.fixture
 def run_pipeline(task_repo: Path) -> Callable[..., Finished]:
-    """Write YAML into the repo and run it: ``run_pipeline(yaml, workers=2, inputs={}, ...)``."""
+    """Write YAML into the repo and run it: ``run_pipeline(yaml, workers=2, inputs={}, connections={}, ...)``."""
 
     def run(yaml_text: str, *, workers: int = 2, inputs: dict[str, Any] | None = None,
-            metadata_url: str | None = None, skip_remote: bool = False, on_start: Callable[[Any], None] | None = None
-            ) -> Finished:
+            metadata_url: str | None = None, skip_remote: bool = False, on_start: Callable[[Any], None] | None = None,
+            connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None) -> Finished:
         path = task_repo / "orchestra" / "p.yml"
         path.write_text(textwrap.dedent(yaml_text))
         loaded = load_file(path)
         settings = resolve_settings(path, max_parallel=workers, retry_delay_scale=0.0005, metadata_url=metadata_url)
         store = RunStore(settings.metadata_url)
-        execution = prepare_run(loaded, RunRequest(inputs=inputs or {}, env=dict(os.environ), skip_remote=skip_remote),
-                                settings=settings, store=store)
+        request = RunRequest(inputs=inputs or {}, env={**os.environ, **(env or {})}, skip_remote=skip_remote,
+                             connections=connections or {})
+        execution = prepare_run(loaded, request, settings=settings, store=store)
         if on_start is not None:
             on_start(execution)
         outcome = execution.execute()

@@ -1,0 +1,114 @@
+"""Connections: the local stand-in for the credentials hosted Orchestra keeps per integration.
+
+A connections file (YAML, ignored by git; ``connections.example.yml`` is committed) names each
+connection as a task's ``connection`` refers to it, with its integration and its fields::
+
+    connections:
+      warehouse_postgres_12345:
+        integration: POSTGRES
+        fields: {host: 127.0.0.1, port: 5432, user: loader, password: ..., database: analytics}
+
+A task linked to a connection gets its fields as environment variables named
+``<INTEGRATION>__<CONNECTION>__<FIELD>`` (upper case, non-alphanumerics as ``_``; orchestra-spec
+section 4); integrations such as POSTGRES or SLACK read the fields directly. Every field value is
+a secret: it is masked in logs, run metadata, outputs and error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from orchestra_local.errors import InvalidInputError, PipelineValidationError
+from orchestra_local.spec.loader import parse_text, problems_from_validation
+
+
+class Connection(BaseModel):
+    """One connection.
+
+    Attributes:
+        name: How tasks refer to it (``connection: <name>``).
+        integration: The integration it authenticates, e.g. ``POSTGRES``.
+        fields: Field name -> value (all treated as secrets).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    integration: str
+    fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields_as_text(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in value.items()}
+        return value
+
+    def env_vars(self) -> dict[str, str]:
+        """``<INTEGRATION>__<CONNECTION>__<FIELD>`` -> value for every field."""
+        return {env_var_name(self.integration, self.name, key): value for key, value in self.fields.items()}
+
+    def secrets(self) -> list[str]:
+        """Values to mask."""
+        return list(self.fields.values())
+
+    def require(self, *names: str) -> dict[str, str]:
+        """The named fields.
+
+        Raises:
+            InvalidInputError: Naming every missing field and the connection.
+        """
+        missing = [n for n in names if not self.fields.get(n)]
+        if missing:
+            raise InvalidInputError(
+                f"connection '{self.name}' lacks field(s) {', '.join(missing)}; add them to the connections file"
+            )
+        return {n: self.fields[n] for n in names}
+
+
+def env_var_name(*parts: str) -> str:
+    """Join parts as Orchestra names connection variables: upper case, ``__`` between parts."""
+    return "__".join(re.sub(r"[^A-Za-z0-9]", "_", part).upper() for part in parts)
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integration: str
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class _ConnectionsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connections: dict[str, _Entry] = Field(default_factory=dict)
+
+
+def load_connections(path: Path) -> dict[str, Connection]:
+    """Read a connections file.
+
+    Raises:
+        InvalidInputError: The file cannot be read.
+        PipelineValidationError: It is not valid (located by line; values are never echoed).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the connections file ({exc.strerror})") from None
+    source, document = parse_text(text, str(path))
+    try:
+        parsed = _ConnectionsFile.model_validate(document)
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, source, str(path))
+        raise PipelineValidationError([replace(p, input=None) for p in problems]) from None
+    return {
+        name: Connection.model_validate({"name": name, "integration": entry.integration.upper(), "fields": entry.fields})
+        for name, entry in parsed.connections.items()
+    }
