@@ -36,7 +36,7 @@ from rich.markup import escape
 from orchestra_local.console import LiveProgress, pipeline_runs_table, plan_tree, task_run_table
 from orchestra_local.errors import InvalidInputError, OrchestraLocalError, PipelineValidationError, Problem
 from orchestra_local.settings import resolve_settings
-from orchestra_local.spec import discover, load_file
+from orchestra_local.spec.loader import discover, load_file
 from orchestra_local.store import RunStore
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
-from orchestra_local.spec.loader import parse_text, problems_from_validation
+from orchestra_local.spec.yaml_source import parse_text, problems_from_validation
 
 
 class Connection(BaseModel):

@@ -104,7 +104,19 @@ class ExpressionError(OrchestraLocalError, ValueError):
 
 
 class IntegrationError(OrchestraLocalError, RuntimeError):
-    """A task's integration failed in a way that ends the attempt (the task may be retried)."""
+    """A task's integration failed in a way that ends the attempt.
+
+    Attributes:
+        retryable: Whether another attempt could succeed (class default: True).
+    """
+
+    retryable = True
+
+
+class InvalidParametersError(IntegrationError):
+    """A task's parameters are wrong after substitution; retrying cannot help."""
+
+    retryable = False
 
 
 class RemoteOnlyIntegrationError(InvalidInputError):

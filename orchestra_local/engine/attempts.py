@@ -19,7 +19,7 @@ import pydantic
 from orchestra_local.connections import Connection
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.graph import NodeRun, NodeRunState, RunGraph
-from orchestra_local.errors import ExpressionError, IntegrationError
+from orchestra_local.errors import ExpressionError, IntegrationError, InvalidParametersError
 from orchestra_local.expressions import Scope, resolve, substitute
 from orchestra_local.integrations import local_integration
 from orchestra_local.integrations.base import TaskContext, TaskResult
@@ -115,7 +115,7 @@ def _connection(run: RunContext, node: NodeRun) -> Connection | None:
     name = substitute(name, run.scope(node), where)
     if name not in run.connections:
         known = ", ".join(sorted(run.connections)) or "none"
-        raise IntegrationError(f"connection '{name}' is not defined in the connections file (defined: {known})")
+        raise InvalidParametersError(f"connection '{name}' is not defined in the connections file (defined: {known})")
     return run.connections[name]
 
 
@@ -123,8 +123,10 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
     try:
         resolved = _resolve_parameters(run, node, module)
         connection = _connection(run, node)
-    except (ExpressionError, IntegrationError) as exc:
+    except ExpressionError as exc:
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=False)
+    except IntegrationError as exc:
+        return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=exc.retryable)
     try:
         params = module.Parameters.model_validate(resolved)
     except pydantic.ValidationError as exc:
@@ -153,7 +155,7 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
     try:
         return module.execute(ctx, params)
     except IntegrationError as exc:
-        return TaskResult(TaskRunStatus.FAILED, str(exc))
+        return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=exc.retryable)
     except Exception as exc:  # noqa: BLE001 - an integration bug must fail the task, with its traceback kept
         log = ctx.log_path("runner-error")
         log.write_text(run.masker.mask(traceback.format_exc()), encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from orchestra_local.connections import Connection
-from orchestra_local.errors import IntegrationError
+from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
 from orchestra_local.spec.statuses import TaskRunStatus
@@ -162,7 +162,7 @@ def parse_environment_variables(raw: str | dict[str, Any] | None) -> dict[str, s
     Non-string values are passed on as their JSON text.
 
     Raises:
-        IntegrationError: When the text is not a JSON object.
+        InvalidParametersError: When the text is not a JSON object.
     """
     if raw is None or raw == "":
         return {}
@@ -170,12 +170,12 @@ def parse_environment_variables(raw: str | dict[str, Any] | None) -> dict[str, s
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise IntegrationError(
+            raise InvalidParametersError(
                 f"environment_variables is not valid JSON after substitution ({exc.msg} at char {exc.pos}); "
                 "it must be a JSON object as a string, e.g. '{\"KEY\": \"value\"}'"
             ) from None
     if not isinstance(raw, dict):
-        raise IntegrationError("environment_variables must be a JSON object, e.g. '{\"KEY\": \"value\"}'")
+        raise InvalidParametersError("environment_variables must be a JSON object, e.g. '{\"KEY\": \"value\"}'")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 

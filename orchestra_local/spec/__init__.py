@@ -1,6 +1,6 @@
-"""Pipeline file models (pydantic), YAML loading with located errors, and reference rules."""
+"""The pipeline file: models (``models``), loading with located errors (``loader``), reference and
+Orchestra rules (``references``, ``rules``, ``orchestra_lang``), cron, catalog, statuses.
 
-from orchestra_local.spec.loader import LoadedPipeline, discover, load_file, load_text
-from orchestra_local.spec.models import Pipeline, Task, TaskGroup
-
-__all__ = ["LoadedPipeline", "Pipeline", "Task", "TaskGroup", "discover", "load_file", "load_text"]
+Import from the submodules (``from orchestra_local.spec.loader import load_file``); this package
+imports nothing itself, so the low-level modules (``statuses``, ``yaml_source``) stay free of cycles.
+"""

@@ -7,20 +7,19 @@ a file's problems are reported together in one :class:`PipelineValidationError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pydantic
-from pydantic.alias_generators import to_camel, to_snake
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
-from orchestra_local.errors import ErrorList, InvalidInputError, PipelineValidationError, Problem
-from orchestra_local.spec.models import ENTRY_TAGS, Pipeline
+from orchestra_local.errors import ErrorList, InvalidInputError, PipelineValidationError
+from orchestra_local.spec.models import Pipeline
+from orchestra_local.spec.orchestra_lang import merge, orchestra_problems
 from orchestra_local.spec.references import check_references
+from orchestra_local.spec.rules import check_rules
+from orchestra_local.spec.yaml_source import locate, parse_text, problems_from_validation
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -46,138 +45,6 @@ class LoadedPipeline:
         return locate(self.source, loc)
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
-
-
-def to_plain(node: Any) -> Any:
-    """Convert a ruamel round-trip tree into plain dicts, lists and Python scalars."""
-    if isinstance(node, CommentedMap):
-        return {str(k) if not isinstance(k, (str, int, float, bool)) else k: to_plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [to_plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    for plain in (str, int, float):
-        if isinstance(node, plain):
-            return plain(node)
-    return node
-
-
-def _key_candidates(part: str) -> Iterator[str]:
-    yield part
-    yield to_camel(part)
-    yield to_snake(part)
-
-
-def locate(source: Any, loc: Sequence[str | int]) -> tuple[int | None, int | None]:
-    """Find the 1-based (line, column) of ``loc`` in a ruamel tree.
-
-    Walks the path key by key (accepting snake_case or camelCase spellings and skipping the
-    model tags pydantic inserts). When a key is missing (e.g. a required field), answers the
-    position of the deepest node that exists, which is where the user has to add it.
-    """
-    node = source
-    line: int | None = None
-    column: int | None = None
-    for part in loc:
-        if isinstance(node, CommentedMap):
-            key = next((k for k in _key_candidates(str(part)) if k in node), None)
-            if key is None:
-                if part in ENTRY_TAGS:
-                    continue
-                break
-            key_line, key_col = node.lc.key(key)
-            line, column = key_line + 1, key_col + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            item_line, item_col = node.lc.item(part)
-            line, column = item_line + 1, item_col + 1
-            node = node[part]
-        else:
-            break
-    if line is None and isinstance(source, (CommentedMap, CommentedSeq)):
-        line, column = source.lc.line + 1, source.lc.col + 1
-    return line, column
-
-
-def _strip_tags(loc: Sequence[str | int], source: Any) -> tuple[str | int, ...]:
-    """Remove pydantic's union tags from an error location, keeping real YAML keys of that name."""
-    out: list[str | int] = []
-    node = source
-    for part in loc:
-        if isinstance(node, CommentedMap):
-            key = next((k for k in _key_candidates(str(part)) if k in node), None)
-            if key is None and part in ENTRY_TAGS:
-                continue
-            node = node.get(key) if key is not None else None
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            node = None
-        out.append(part)
-    return tuple(out)
-
-
-def _hint(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    msg = str(error["msg"])
-    if kind == "extra_forbidden":
-        return "unknown key (not part of Orchestra pipeline v1; check the spelling)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "literal_error":
-        return msg[0].lower() + msg[1:]
-    return msg
-
-
-def problems_from_validation(
-    exc: pydantic.ValidationError, source: Any, file: str | None
-) -> list[Problem]:
-    """Turn a pydantic ``ValidationError`` into located problems, one per error."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = _strip_tags(error["loc"], source)
-        line, column = locate(source, loc)
-        value = error.get("input")
-        shown = value if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 80 else None
-        problems.append(
-            Problem(loc=loc, msg=_hint(error), type=error["type"], file=file, line=line, column=column, input=shown)
-        )
-    return problems
-
-
-def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """Parse YAML text (JSON is YAML) into (ruamel tree, plain data).
-
-    Raises:
-        PipelineValidationError: On a syntax error, a duplicate key, or a document that is not a
-            mapping; the problem carries the line the parser stopped at.
-    """
-    try:
-        source = _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        what = " ".join(filter(None, [exc.context, exc.problem])).strip()
-        kind = "duplicate_key" if type(exc).__name__ == "DuplicateKeyError" else "yaml_syntax"
-        if kind == "duplicate_key":
-            what = (exc.problem or "found a duplicate key").split(" with value")[0]
-        raise PipelineValidationError(
-            [Problem(loc=(), msg=f"invalid YAML: {what} (check indentation and quoting)", type=kind,
-                     file=file, line=line, column=column)]
-        ) from None
-    if not isinstance(source, CommentedMap):
-        raise PipelineValidationError(
-            [Problem(loc=(), msg="a pipeline file must be a YAML mapping with version, name and pipeline",
-                     type="dict_type", file=file, line=1)]
-        )
-    return source, to_plain(source)
-
-
 def load_text(text: str, file: str | None = None) -> LoadedPipeline:
     """Parse and validate one pipeline document.
 
@@ -189,18 +56,27 @@ def load_text(text: str, file: str | None = None) -> LoadedPipeline:
         The validated pipeline.
 
     Raises:
-        PipelineValidationError: With every problem found (syntax, schema, references).
+        PipelineValidationError: With every problem found: syntax, schema (ours), references,
+            Orchestra's rules (``rules.py``) and Orchestra's own validator (``orchestra_lang.py``).
     """
     source, document = parse_text(text, file)
-    errors = ErrorList()
     model: Pipeline | None = None
+    ours = []
     try:
-        model = Pipeline.model_validate(document)
+        # Files are snake_case only, as on hosted Orchestra (its validator rejects camelCase keys
+        # in YAML); the camelCase aliases are for API bodies (see ``validate_api_document``).
+        model = Pipeline.model_validate(document, by_alias=False, by_name=True)
     except pydantic.ValidationError as exc:
-        errors.problems.extend(problems_from_validation(exc, source, file))
-    for problem in check_references(document):
-        line, column = locate(source, problem.loc)
-        errors.add(replace(problem, file=file, line=line, column=column))
+        ours.extend(problems_from_validation(exc, source, file))
+    unlocated = check_references(document)
+    if model is not None:
+        unlocated += check_rules(model, document)
+    errors = ErrorList()
+    for problem in merge([*ours, *unlocated], orchestra_problems(document)):
+        if problem.line is None:
+            line, column = locate(source, problem.loc)
+            problem = replace(problem, file=file, line=line, column=column)
+        errors.add(problem)
     errors.raise_if_any()
     assert model is not None  # no problems means validation succeeded
     path = Path(file).resolve() if file else Path("<input>")

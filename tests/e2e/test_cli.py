@@ -16,7 +16,7 @@ from orchestra_local.store import RunStore
 
 pytestmark = pytest.mark.e2e
 
-GOOD_TASK = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: echo ok}}"
+GOOD_TASK = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python -V}}"
 BROKEN = {
     "indentation.yml": ("version: v1\nname: x\npipeline:\n  g:\n    tasks: {}\n   bad: 1\n", 6, "invalid YAML"),
     "unknown_key.yml": (f"version: v1\nname: x\npipeline:\n  g:\n    tasks:\n      t: {GOOD_TASK}\n    tags: [a]\n",
@@ -70,7 +70,8 @@ def test_run_exit_codes(cli, repo: Path) -> None:
         pipeline:
           g:
             tasks:
-              t: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "echo hi ${{{{ inputs.who }}}}"}}}}
+              t: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+                  parameters: {{command: "python -c 'import sys; print(sys.argv[1])' ${{{{ inputs.who }}}}"}}}}
         """)
     missing = cli("run", str(ok))
     assert missing.returncode == 2 and "Missing required pipeline input: who" in missing.stderr
@@ -84,7 +85,8 @@ def test_run_exit_codes(cli, repo: Path) -> None:
         pipeline:
           g:
             tasks:
-              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: "exit 4"}}
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+                  parameters: {command: "python -c 'import sys; sys.exit(4)'"}}
         """)
     result = cli("run", str(failing))
     assert result.returncode == 1 and "exited with code 4" in result.stdout
@@ -98,12 +100,12 @@ SLOW = """
     pipeline:
       first:
         tasks:
-          quick: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "echo quick"}}}}
+          quick: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "python -V"}}}}
       second:
         depends_on: [first]
         tasks:
           slow: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
-                  parameters: {{command: "echo $$ > {pidfile}; exec sleep 120"}}}}
+                  parameters: {{command: "python -c 'import os, time; open(\\"{pidfile}\\", \\"w\\").write(str(os.getpid())); time.sleep(120)'"}}}}
     """
 
 

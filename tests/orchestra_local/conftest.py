@@ -14,7 +14,7 @@ import pytest
 from orchestra_local.connections import Connection
 from orchestra_local.engine.runner import RunRequest, prepare_run
 from orchestra_local.settings import resolve_settings
-from orchestra_local.spec import load_file
+from orchestra_local.spec.loader import load_file
 from orchestra_local.store import RunStore
 
 # A small worker the test pipelines call: sleeps, prints, fails, or records its pid on demand.

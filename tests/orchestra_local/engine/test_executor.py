@@ -273,7 +273,7 @@ def test_remote_only_tasks_refuse_the_run_or_are_skipped(run_pipeline) -> None:
         pipeline:
           sync:
             tasks:
-              fivetran: {{integration: FIVETRAN, integration_job: FIVETRAN_SYNC_ALL, parameters: {{connector_id: abc}}}}
+              fivetran: {{integration: FIVETRAN, integration_job: FIVETRAN_SYNC_ALL, parameters: {{connector_id: abc_def}}}}
           local:
             tasks:
               t: {py("")}
@@ -290,11 +290,14 @@ def test_bad_parameters_fail_the_task_without_retrying(run_pipeline) -> None:
         version: v1
         name: bad-params
         configuration: {retries: 3}
+        inputs:
+          env: {type: string, default: "not json"}
         pipeline:
           work:
             tasks:
-              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {comand: echo}}
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+                  parameters: {command: python task.py, project_dir: py, environment_variables: "${{ inputs.env }}"}}
         """)
     record = finished.by_label()["work.t"]
     assert record["status"] == "FAILED" and record["number_of_attempts"] == 1
-    assert "comand: Extra inputs are not permitted" in record["message"]
+    assert "environment_variables is not valid JSON after substitution" in record["message"]

@@ -8,9 +8,9 @@ from orchestra_local.engine.dag import CycleError, topological_layers, topologic
 from orchestra_local.engine.plan import EffectiveConfiguration, build_plan
 from orchestra_local.errors import PipelineValidationError
 from orchestra_local.expressions import Scope
-from orchestra_local.spec import load_text
+from orchestra_local.spec.loader import load_text
 
-PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: x}"
+PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}"
 
 DAGS = {
     "empty": ({}, []),
@@ -123,6 +123,6 @@ pipeline:
   g:
     tasks:
       local: {PY}}}
-      saas: {{integration: POWER_BI, integration_job: POWER_BI_REFRESH_DATASET, parameters: {{}}}}
+      saas: {{integration: POWER_BI, integration_job: POWER_BI_REFRESH_DATASET, parameters: {{dataset_id: d1}}}}
 """)
     assert [(entry, task.task_id) for entry, task in plan.remote_only()] == [("g", "saas")]

@@ -8,12 +8,12 @@ from textwrap import dedent
 import pytest
 
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
-from orchestra_local.spec import load_file, load_text
+from orchestra_local.spec.loader import load_file, load_text
 from orchestra_local.spec.models import Task, TaskGroup
 
 HEADER = "version: v1\nname: t\n"
 # A task in flow style: "{PY}" fits at any indentation. Block-style tasks are spelt out below.
-PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: echo hi}}"
+PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}"
 
 
 def doc(body: str) -> str:
@@ -30,17 +30,6 @@ VALID = {
     "standalone-task": doc(f"""
         pipeline:
           t: {PY}
-        """),
-    "camel-case-keys": doc("""
-        pipeline:
-          g:
-            dependsOn: []
-            tasks:
-              t:
-                integration: PYTHON
-                integrationJob: PYTHON_EXECUTE_SCRIPT
-                parameters: {command: echo hi}
-                treatFailureAsWarning: true
         """),
     "every-top-level-key": doc(f"""
         schedule:
@@ -78,7 +67,7 @@ VALID = {
               t:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {{command: echo hi}}
+                parameters: {{command: python x.py}}
                 tags: [x]
                 connection: my_conn_12345
                 configuration: {{retries: 1}}
@@ -96,7 +85,7 @@ INVALID = {
               t:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {command: echo hi}
+                parameters: {command: python x.py}
                 retrys: 3
         """), "pipeline.g.tasks.t.retrys", 10, "unknown key"),
     "missing-required": (doc("""
@@ -135,7 +124,7 @@ INVALID = {
               t2:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {{command: echo hi}}
+                parameters: {{command: python x.py}}
                 depends_on: [t1]
         """), "pipeline.b.tasks.t2.depends_on[0]", 13, "from group 'a'"),
     "duplicate-id": (doc(f"""
@@ -180,6 +169,71 @@ INVALID = {
               t: {PY}
         """), "pipeline.g.matrix", 5, "exactly one key"),
     "not-a-mapping": ("- just\n- a list\n", "<root>", 1, "must be a YAML mapping"),
+    "camel-case-key-in-a-file": (doc("""
+        pipeline:
+          g:
+            dependsOn: []
+            tasks:
+              t: {PY}
+        """.replace("{PY}", PY)), "pipeline.g.dependsOn", 5, "YAML keys are snake_case: write 'depends_on'"),
+    "job-of-another-integration": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: DBT_CORE, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "pipeline.g.tasks.t.integration_job", 6, "belongs to integration PYTHON, not DBT_CORE"),
+    "unknown-integration": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHN, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "pipeline.g.tasks.t.integration", 6, "unknown integration 'PYTHN' (did you mean PYTHON?)"),
+    "bad-cron": (doc("""
+        schedule: [{cron: "0 25 ? * * *"}]
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "schedule[0].cron", 3, "Invalid hour value"),
+    "bad-timezone": (doc("""
+        schedule: [{cron: "0 5 ? * * *", timezone: Europe/Londn}]
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "schedule[0].timezone", 3, "unknown timezone 'Europe/Londn'"),
+    "undeclared-input": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: "python x.py ${{ inputs.day }}"}}
+        """), "pipeline.g.tasks.t.parameters.command", 6, "names declared input 'day', which does not exist"),
+    "unknown-task-reference": (doc("""
+        pipeline:
+          g:
+            condition: "${{ tasks['lod'].status == 'SUCCEEDED' }}"
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "pipeline.g.condition", 5, "names task 'lod', which does not exist"),
+    "unknown-group-reference": (doc("""
+        pipeline:
+          g:
+            condition: "${{ task_groups['ingest'].all().status == 'SUCCEEDED' }}"
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "pipeline.g.condition", 5, "names task group 'ingest'"),
+    "missing-local-parameter": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: DBT_CORE, integration_job: DBT_CORE_EXECUTE, parameters: {project_dir: dbt}}
+        """), "pipeline.g.tasks.t.parameters.commands", 6, "DBT_CORE_EXECUTE: Field required"),
+    "hosted-only-rule": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: ls -la}}
+        """), "pipeline.g.tasks.t.parameters.command", 6, "String must match pattern"),
 }
 
 
@@ -211,7 +265,7 @@ def test_all_problems_of_a_file_are_reported_together() -> None:
               t:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {command: echo hi}
+                parameters: {command: python x.py}
                 bogus: 1
               u:
                 integration: PYTHON
@@ -230,7 +284,7 @@ def test_entries_are_typed_by_their_keys() -> None:
     assert isinstance(loaded.model.pipeline["t"], Task)
 
 
-def test_camel_case_errors_point_at_the_camel_case_key() -> None:
+def test_a_wrong_type_is_located_at_its_key() -> None:
     text = doc("""
         pipeline:
           g:
@@ -238,8 +292,8 @@ def test_camel_case_errors_point_at_the_camel_case_key() -> None:
               t:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {command: echo hi}
-                treatFailureAsWarning: maybe
+                parameters: {command: python x.py}
+                treat_failure_as_warning: maybe
         """)
     with pytest.raises(PipelineValidationError) as caught:
         load_text(text, "p.yml")
