@@ -74,8 +74,12 @@ class Connection(BaseModel):
 
 
 def env_var_name(*parts: str) -> str:
-    """Join parts as Orchestra names connection variables: upper case, ``__`` between parts."""
-    return "__".join(re.sub(r"[^A-Za-z0-9]", "_", part).upper() for part in parts)
+    """Join parts as Orchestra names connection variables.
+
+    Each part: runs of non-alphanumerics become one ``_``, outer ``_`` stripped, upper case; parts
+    joined with ``__`` (the rule ``orchestra-sdk``'s ``linked_connections`` module reads back).
+    """
+    return "__".join(re.sub(r"[^A-Za-z0-9]+", "_", part).strip("_").upper() for part in parts)
 
 
 class _Entry(BaseModel):

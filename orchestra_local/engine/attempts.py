@@ -28,6 +28,7 @@ from orchestra_local.masking import Masker
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.spec.statuses import TaskRunStatus
 from orchestra_local.store import RunStore, utcnow
+from orchestra_local.webhook import WebhookReceiver
 
 
 @dataclass
@@ -48,6 +49,7 @@ class RunContext:
         listener: Progress events.
         skip_remote: Record remote-only tasks SKIPPED instead of refusing the run.
         connections: Connections by name, for tasks that link one.
+        webhook: The run's SDK webhook receiver, while the run executes.
     """
 
     pipeline_run_id: str
@@ -63,6 +65,7 @@ class RunContext:
     listener: RunListener
     skip_remote: bool = False
     connections: Mapping[str, Connection] = field(default_factory=dict)
+    webhook: WebhookReceiver | None = None
 
     def scope(self, node: NodeRun | None) -> Scope:
         """The expression scope of a node (or of the run, for ``node=None``)."""
@@ -77,7 +80,10 @@ class RunContext:
 
     def orchestra_env(self, node: NodeRun) -> dict[str, str]:
         """``ORCHESTRA_*`` variables of a task's process (orchestra-spec section 4)."""
-        return {"ORCHESTRA_PIPELINE_RUN_ID": self.pipeline_run_id, "ORCHESTRA_TASK_RUN_ID": node.task_run_id}
+        env = {"ORCHESTRA_PIPELINE_RUN_ID": self.pipeline_run_id, "ORCHESTRA_TASK_RUN_ID": node.task_run_id}
+        if self.webhook is not None:
+            env.update({"ORCHESTRA_WEBHOOK_URL": self.webhook.url, "ORCHESTRA_API_KEY": self.webhook.token})
+        return env
 
 
 def _resolve_parameters(run: RunContext, node: NodeRun, module: ModuleType) -> dict[str, Any]:
@@ -151,6 +157,9 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
         record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt),
         connection=connection,
         note=run.listener.note,
+        webhook=run.webhook,
+        update_external=lambda status, message: run.store.update_task_run(
+            node.task_run_id, external_status=status, external_message=message),
     )
     try:
         return module.execute(ctx, params)

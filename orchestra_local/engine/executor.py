@@ -24,6 +24,7 @@ from orchestra_local.errors import ExpressionError
 from orchestra_local.integrations.base import TaskResult
 from orchestra_local.spec.statuses import PipelineRunStatus, TaskRunStatus, pipeline_run_status
 from orchestra_local.store import new_id, utcnow
+from orchestra_local.webhook import WebhookReceiver
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ class PipelineExecution:
             self.run.store.set_outputs(node.task_run_id, result.outputs)
         if result.operations:
             self.run.store.add_operations(result.operations)
-        self._set_status(node, status, message, completed_at=utcnow(), external_status=result.external_status)
+        extra = {"external_status": result.external_status} if result.external_status is not None else {}
+        self._set_status(node, status, message, completed_at=utcnow(), **extra)
         self._after_final(node)
 
     def _after_final(self, node: NodeRun) -> None:
@@ -238,12 +240,16 @@ class PipelineExecution:
         pool: _InlinePool | _ThreadPool = _InlinePool() if capacity == 1 else _ThreadPool(capacity)
         store = self.run.store
         store.update_pipeline_run(self.pipeline_run_id, run_status=PipelineRunStatus.RUNNING.value, started_at=utcnow())
-        try:
-            self._loop(pool, capacity)
-        finally:
-            pool.shutdown()
-            while not self._finished.empty():  # results that arrived after the loop stopped
-                self._complete(*self._finished.get_nowait())
+        with WebhookReceiver() as webhook:
+            self.run.webhook = webhook
+            self.run.masker.add(webhook.token)
+            try:
+                self._loop(pool, capacity)
+            finally:
+                pool.shutdown()
+                while not self._finished.empty():  # results that arrived after the loop stopped
+                    self._complete(*self._finished.get_nowait())
+                self.run.webhook = None
         leaves = [node.status for node in self.graph.nodes()]
         leaves += [TaskRunStatus.FAILED for entry in self.graph.entries.values() if entry.error]
         cancelled = self._cancelled.is_set()

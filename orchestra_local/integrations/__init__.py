@@ -10,10 +10,19 @@ from __future__ import annotations
 from types import ModuleType
 
 from orchestra_local.integrations import dbt_core, python_script
+from orchestra_local.integrations import http_request, microsoft_teams, motherduck, slack
+from orchestra_local.integrations.postgres import run_query as postgres_run_query
+from orchestra_local.integrations.postgres import run_test as postgres_run_test
 
 LOCAL_INTEGRATIONS: dict[tuple[str, str], ModuleType] = {
     ("PYTHON", "PYTHON_EXECUTE_SCRIPT"): python_script,
     ("DBT_CORE", "DBT_CORE_EXECUTE"): dbt_core,
+    ("HTTP", "HTTP_REQUEST"): http_request,
+    ("POSTGRES", "POSTGRES_RUN_QUERY"): postgres_run_query,
+    ("POSTGRES", "POSTGRES_RUN_TEST"): postgres_run_test,
+    ("MOTHERDUCK", "MOTHERDUCK_EXECUTE_QUERY"): motherduck,
+    ("SLACK", "SEND_SLACK_MESSAGE"): slack,
+    ("MICROSOFT_TEAMS", "SEND_MICROSOFT_TEAMS_MESSAGE"): microsoft_teams,
 }
 
 

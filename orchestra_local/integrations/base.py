@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
 from orchestra_local.spec.statuses import TaskRunStatus
+from orchestra_local.webhook import WebhookReceiver, WebhookSession
 
 
 class IntegrationParameters(BaseModel):
@@ -73,6 +76,8 @@ class TaskContext:
         masker: Secrets to mask in logs.
         record_file: ``(kind, filename, path)`` -> None; registers a log or artifact with the store.
         connection: The task's linked connection (``connection:`` in the YAML), if any.
+        webhook: The run's SDK webhook receiver (None when the run has none).
+        update_external: ``(status, message)`` -> None; records the external status of the task run.
         note: Callback for one-line remarks shown to the user (e.g. skipped build commands).
     """
 
@@ -93,6 +98,8 @@ class TaskContext:
     record_file: Callable[[str, str, Path], None]
     connection: Connection | None = None
     note: Callable[[str], None] = lambda _message: None
+    webhook: WebhookReceiver | None = None
+    update_external: Callable[[str, str | None], None] = lambda _status, _message: None
 
     @property
     def cancelled(self) -> bool:
@@ -141,6 +148,20 @@ class TaskContext:
                 f"not {integration}"
             )
         return self.connection
+
+    @contextmanager
+    def webhook_session(self, *, set_outputs: bool) -> Iterator[WebhookSession]:
+        """Accept the SDK's events for this task run while the block runs (see ``webhook.py``)."""
+
+        def write_log(name: str, text: str) -> None:
+            self.log_path(f"sdk-{name.removesuffix('.log')}").write_text(self.masker.mask(text), encoding="utf-8")
+
+        if self.webhook is None:
+            yield WebhookSession(self.task_run_id, set_outputs, write_log, self.update_external)
+            return
+        with self.webhook.session(self.task_run_id, set_outputs=set_outputs, write_log=write_log,
+                                  update_status=self.update_external) as session:
+            yield session
 
     def resolve_project_dir(self, project_dir: str | None) -> Path:
         """Absolute ``project_dir`` (relative to the repository root; must stay inside it).

@@ -128,9 +128,12 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         argv = [sys.executable, str(script)]
     else:
         argv = ["/bin/sh", "-c", params.command or ""]
-    result = run_process(
-        argv, cwd=cwd, env=env, log_path=log_path, timeout=ctx.timeout, processes=ctx.processes, masker=ctx.masker
-    )
+    with ctx.webhook_session(set_outputs=bool(params.set_outputs)) as session:
+        result = run_process(
+            argv, cwd=cwd, env=env, log_path=log_path, timeout=ctx.timeout, processes=ctx.processes, masker=ctx.masker
+        )
+    if session.ignored_outputs:
+        ctx.note(f"{ctx.task_id}: {session.ignored_outputs} SET_OUTPUT event(s) ignored (set_outputs is not true)")
     if result.cancelled:
         return TaskResult(TaskRunStatus.CANCELLED, "cancelled: the process group was terminated")
     if result.timed_out:
@@ -138,13 +141,12 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     if result.returncode != 0:
         last = result.tail[-1] if result.tail else "(no output)"
         how = f"was killed by signal {-result.returncode}" if result.returncode < 0 else f"exited with code {result.returncode}"
-        return TaskResult(TaskRunStatus.FAILED, f"command {how}: {last}", external_status=str(result.returncode))
+        return TaskResult(TaskRunStatus.FAILED, f"command {how}: {last}")
     summary = _summary(result.last_stdout_line)
     operations = [_operation(ctx, summary)] if "table" in summary else []
     return TaskResult(
         TaskRunStatus.SUCCEEDED,
         f"command exited with code 0 after {result.seconds:.1f}s",
-        outputs=summary,
+        outputs={**summary, **session.outputs},
         operations=operations,
-        external_status="0",
     )
