@@ -19,12 +19,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import dlt
 from dlt.extract import DltResource
 from dlt.sources.filesystem import filesystem, read_csv_duckdb, read_parquet
-
 from pipeline_cli import UsageError, add_common_flags, run_cli
 from pipeline_load import run_load
+
+import dlt
 
 WRITE_DISPOSITIONS = ("append", "merge", "replace")
 FORMATS = ("csv", "parquet")

@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import dlt
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.extract import DltResource, DltSource
+
+import dlt
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DESTINATION = "duckdb"

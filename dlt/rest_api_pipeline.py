@@ -23,13 +23,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import dlt
 from dlt.extract import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.typing import EndpointResource
-
 from pipeline_cli import add_common_flags, run_cli
 from pipeline_load import run_load
+
+import dlt
 
 SECTION = "rest_api"
 """Config section: settings live under ``[sources.rest_api]`` (or ``[sources.rest_api.github]``)."""

@@ -25,14 +25,14 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import dlt
 from dlt.common.schema.utils import get_columns_names_with_prop
 from dlt.common.time import ensure_pendulum_datetime
 from dlt.extract import DltResource
 from dlt.sources.sql_database import sql_table
-
 from pipeline_cli import UsageError, add_common_flags, run_cli
 from pipeline_load import run_load
+
+import dlt
 
 WRITE_DISPOSITIONS = ("merge", "append", "replace")
 

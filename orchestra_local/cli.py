@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import signal
 import sys
 import time
@@ -29,7 +28,6 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import click
-from dotenv import dotenv_values
 from rich.console import Console
 from rich.markup import escape
 
@@ -89,16 +87,6 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
     return inputs
 
 
-def _environment(env_file: Path | None) -> dict[str, str]:
-    """The process environment, overlaid with an optional dotenv file (its values win)."""
-    env = dict(os.environ)
-    if env_file is not None:
-        if not env_file.is_file():
-            raise InvalidInputError(f"--env-file {env_file}: no such file")
-        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    return env
-
-
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -148,9 +136,10 @@ def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
     from orchestra_local.engine.inputs import resolve_inputs
     from orchestra_local.engine.plan import build_plan
     from orchestra_local.expressions import Scope
+    from orchestra_local.workspace import Workspace
 
     loaded = load_file(file)
-    env = _environment(env_file)
+    env = Workspace.load(resolve_settings(loaded.path).repo_root, env_file=env_file).env
     resolved = resolve_inputs(loaded.model, _parse_inputs(inputs), Scope(env=env))
     stdout.print(plan_tree(build_plan(loaded.model, Scope(inputs=resolved, env=env))))
 
@@ -160,6 +149,13 @@ def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
 @click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Run input (repeatable).")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Most tasks running at once [default: CPUs].")
 @click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file: values for ${{ ENV.X }} and tasks.")
+@click.option("--environment", help="Environment to select from the environments file [default: its default].")
+@click.option("--environments-file", type=click.Path(path_type=Path), help="[default: <repo>/environments.yml if present]")
+@click.option("--connections-file", type=click.Path(path_type=Path), help="[default: <repo>/connections.yml if present]")
+@click.option("--task-ids", help="Run only these tasks (comma-separated ids); the others end SKIPPED.")
+@click.option("--continue-downstream", is_flag=True, help="With --task-ids, also run everything downstream.")
+@click.option("--retry-from-failed", metavar="PIPELINE_RUN_ID",
+              help="Re-run the failed and skipped tasks of that run with its inputs; reuse what succeeded.")
 @click.option("--skip-remote", is_flag=True, help="Record remote-only (SaaS) tasks SKIPPED instead of refusing.")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL",
               help="SQLAlchemy URL of the metadata DB [env ORCHESTRA_LOCAL_METADATA_URL; default: SQLite in state dir].")
@@ -170,12 +166,15 @@ def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
 @click.option("--progress/--no-progress", default=True, help="Live progress display (off: one line per task).")
 @_errors_to_exit_codes
 def run(
-    file: Path, inputs: tuple[str, ...], max_parallel: int | None, env_file: Path | None, skip_remote: bool,
-    metadata_url: str | None, state_dir: Path | None, retry_delay_scale: float | None, progress: bool,
+    file: Path, inputs: tuple[str, ...], max_parallel: int | None, env_file: Path | None, environment: str | None,
+    environments_file: Path | None, connections_file: Path | None, task_ids: str | None, continue_downstream: bool,
+    retry_from_failed: str | None, skip_remote: bool, metadata_url: str | None, state_dir: Path | None,
+    retry_delay_scale: float | None, progress: bool,
 ) -> None:
     """Run a pipeline file and record it in the metadata store."""
     from orchestra_local.engine.events import RunListener
-    from orchestra_local.engine.runner import RunRequest, prepare_run
+    from orchestra_local.engine.runner import prepare_run
+    from orchestra_local.workspace import Workspace
 
     started = time.monotonic()
     loaded = load_file(file)
@@ -183,8 +182,16 @@ def run(
         loaded.path, state_dir=state_dir, metadata_url=metadata_url, max_parallel=max_parallel,
         retry_delay_scale=retry_delay_scale,
     )
-    request = RunRequest(inputs=_parse_inputs(inputs), env=_environment(env_file), skip_remote=skip_remote)
-    store = RunStore(settings.metadata_url)
+    workspace = Workspace.load(settings.repo_root, env_file=env_file, connections_file=connections_file,
+                               environments_file=environments_file)
+    request = workspace.request(
+        environment=environment, inputs=_parse_inputs(inputs), skip_remote=skip_remote,
+        task_ids=[t for t in (task_ids or "").split(",") if t.strip()], continue_downstream=continue_downstream,
+        retry_from_failed=retry_from_failed,
+    )
+    if continue_downstream and not task_ids:
+        raise InvalidInputError("--continue-downstream needs --task-ids")
+    store = RunStore(settings.metadata_url, workspace.masker)
     console = stdout
     listener: LiveProgress | RunListener = LiveProgress(console)
     execution = prepare_run(loaded, request, settings=settings, store=store, listener=listener)

@@ -20,7 +20,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -199,7 +199,7 @@ def format_date(value: Any, fmt: str, tz: str | None = None) -> str:
     """``format_date(date, fmt[, tz])``: strftime ``fmt`` of a date or ISO string, in zone ``tz``."""
     moment = _as_datetime(value)
     if tz:
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(ZoneInfo(tz))
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(ZoneInfo(tz))
     return moment.strftime(fmt)
 
 

@@ -77,7 +77,9 @@ class WebhookReceiver:
     def __enter__(self) -> WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="orchestra-webhook", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="orchestra-webhook", daemon=True
+        )  # shutdown() waits for one poll: keep it short, runs end promptly
         self._thread.start()
         return self
 

@@ -192,6 +192,9 @@ class PipelineExecution:
             progress = True
             if decision.status is not None:
                 node.counts_as_ok = decision.counts_as_ok
+                if decision.outputs:
+                    node.outputs = dict(decision.outputs)
+                    self.run.store.set_outputs(node.task_run_id, decision.outputs)
                 now = utcnow()
                 self._set_status(node, decision.status, decision.message, completed_at=now)
                 self._after_final(node)

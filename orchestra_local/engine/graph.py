@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra_local.engine.plan import PlannedEntry, PlannedTask
+from orchestra_local.engine.restarts import RunSelection, node_key
 from orchestra_local.errors import ExpressionError
 from orchestra_local.expressions import Namespace, Scope, Status, evaluate_template
 from orchestra_local.spec.statuses import TaskRunStatus, matrix_parent_status
@@ -113,6 +114,7 @@ class Decision:
     status: TaskRunStatus | None  # None = run
     message: str = ""
     counts_as_ok: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 RUN = Decision(None)
@@ -132,8 +134,9 @@ class OutputMap(dict):  # type: ignore[type-arg]
 class RunGraph:
     """All entries and nodes of a run, and the gating rules over them."""
 
-    def __init__(self, entries: list[EntryRun]):
+    def __init__(self, entries: list[EntryRun], selection: RunSelection | None = None):
         self.entries = {entry.planned.entry_id: entry for entry in entries}
+        self.selection = selection or RunSelection()
         self._task_entry = {t.task_id.lower(): e.planned.entry_id for e in entries for t in e.planned.tasks}
         self._entry_folded = {eid.lower(): eid for eid in self.entries}
 
@@ -187,6 +190,11 @@ class RunGraph:
     def decide(self, node: NodeRun, scope: Scope, *, skip_remote: bool) -> Decision:
         """Run the node, or skip/fail it, per the gating rules of this module's docstring."""
         entry = self.entries[node.entry_id]
+        reused = self.selection.reuse.get(node_key(node.task.task_id, node.matrix_value, node.matrix_key is not None))
+        if reused is not None:
+            return Decision(reused.status, reused.message, counts_as_ok=True, outputs=reused.outputs)
+        if not self.selection.selects(node.task.task_id):
+            return Decision(TaskRunStatus.SKIPPED, "not selected for this run", counts_as_ok=True)
         if entry.stopped_by is not None:
             return Decision(TaskRunStatus.SKIPPED, f"not started: matrix iteration {entry.stopped_by} failed "
                                                     "(continue_on_error is false)")

@@ -20,7 +20,8 @@ from orchestra_local.engine.executor import PipelineExecution
 from orchestra_local.engine.graph import EntryRun, RunGraph
 from orchestra_local.engine.inputs import resolve_inputs
 from orchestra_local.engine.plan import Plan, build_plan
-from orchestra_local.errors import RemoteOnlyIntegrationError
+from orchestra_local.engine.restarts import RunSelection, retry_from_failed, select_tasks
+from orchestra_local.errors import InvalidInputError, RemoteOnlyIntegrationError
 from orchestra_local.expressions import Scope
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
@@ -76,6 +77,11 @@ class RunRequest:
         skip_remote: Record remote-only tasks SKIPPED instead of refusing to run.
         triggered_by: Orchestra's ``triggeredBy`` entries (default: one MANUAL trigger).
         connections: Connections by name (from the connections file).
+        task_ids: Run only these tasks (Orchestra's ``taskIds``); empty runs all.
+        continue_downstream: With ``task_ids``, also run what depends on them.
+        retry_from_failed: Id of an earlier run of this pipeline whose failed and skipped tasks
+            run again, with its inputs; its succeeded tasks are reused.
+        environment: Name of the selected environment, recorded on the run.
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
@@ -83,6 +89,10 @@ class RunRequest:
     skip_remote: bool = False
     triggered_by: list[dict[str, Any]] = field(default_factory=lambda: [{"triggerType": "MANUAL"}])
     connections: Mapping[str, Connection] = field(default_factory=dict)
+    task_ids: list[str] = field(default_factory=list)
+    continue_downstream: bool = False
+    retry_from_failed: str | None = None
+    environment: str | None = None
 
 
 def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
@@ -94,6 +104,26 @@ def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
         f"these tasks use integrations that only run on hosted Orchestra: {listed}. "
         "Run with --skip-remote to record them SKIPPED and run the rest."
     )
+
+
+def _restart(request: RunRequest, store: RunStore, pipeline_id: str) -> tuple[Mapping[str, Any], RunSelection, list[dict[str, Any]]]:
+    """Inputs, selection and ``triggeredBy`` of a start request, per its restart options.
+
+    Raises:
+        InvalidInputError: Incompatible options, or a run that cannot be retried.
+    """
+    if request.retry_from_failed and request.task_ids:
+        raise InvalidInputError("choose either task ids or retry-from-failed, not both")
+    if request.retry_from_failed:
+        if request.inputs:
+            raise InvalidInputError("a retry-from-failed run uses the original run's inputs; do not give inputs")
+        inputs, selection = retry_from_failed(store, request.retry_from_failed, pipeline_id)
+        return inputs, selection, [{"triggerType": "RESTART_FROM_FAILED", "pipelineRunId": request.retry_from_failed}]
+    if request.task_ids:
+        trigger = {"triggerType": "RESTART_FROM_TASKS", "runTaskIds": list(request.task_ids),
+                   "continueDownstreamRun": request.continue_downstream}
+        return request.inputs, RunSelection(), [trigger]
+    return request.inputs, RunSelection(), request.triggered_by
 
 
 def prepare_run(
@@ -125,8 +155,11 @@ def prepare_run(
         "CURRENT_BRANCH": branch or "",
     }
     base_scope = Scope(env=request.env, orchestra={**orchestra, "CURRENT_TIME": started.isoformat()})
-    inputs = resolve_inputs(loaded.model, request.inputs, base_scope)
+    given_inputs, selection, triggered_by = _restart(request, store, pipeline_id)
+    inputs = resolve_inputs(loaded.model, given_inputs, base_scope)
     plan = build_plan(loaded.model, Scope(inputs=inputs, env=request.env, orchestra=base_scope.orchestra))
+    if request.task_ids:
+        selection = select_tasks(plan, request.task_ids, continue_downstream=request.continue_downstream)
     if plan.remote_only() and not request.skip_remote:
         raise _remote_only_error(plan)
     entries = [EntryRun(planned=entry) for entry in plan.entries]
@@ -135,7 +168,7 @@ def prepare_run(
         pipeline_id=pipeline_id,
         settings=settings,
         store=store,
-        graph=RunGraph(entries),
+        graph=RunGraph(entries, selection),
         inputs=inputs,
         base_env=dict(request.env),
         orchestra=orchestra,
@@ -153,8 +186,9 @@ def prepare_run(
         yaml_path=yaml_path,
         branch=branch,
         commit=commit,
-        triggered_by=request.triggered_by,
+        triggered_by=triggered_by,
         run_inputs=inputs,
+        env_name=request.environment,
         data={"plan": [entry.entry_id for entry in plan.entries]},
     )
     execution = PipelineExecution(run, entries)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from orchestra_local.integrations import dbt_core, python_script
-from orchestra_local.integrations import http_request, microsoft_teams, motherduck, slack
+from orchestra_local.integrations import dbt_core, http_request, microsoft_teams, motherduck, python_script, slack
 from orchestra_local.integrations.postgres import run_query as postgres_run_query
 from orchestra_local.integrations.postgres import run_test as postgres_run_test
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from orchestra_local.errors import IntegrationError
+from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.base import TaskContext
 from orchestra_local.integrations.outcomes import TerminalIntegrationError, connection_fields
 
@@ -132,16 +132,16 @@ def raise_for_status(response: requests.Response, what: str) -> None:
     raise IntegrationError(message)
 
 
-def parse_json_text(text: str, name: str) -> Any:
-    """Parse a parameter or connection field that holds JSON as a string.
+def parse_json_text(text: str, name: str, error: type[IntegrationError] = InvalidParametersError) -> Any:
+    """Parse a parameter (or, with ``error=TerminalIntegrationError``, a connection field) holding JSON text.
 
     Raises:
-        TerminalIntegrationError: Naming ``name`` and where the JSON breaks (never echoing it).
+        InvalidParametersError: Or ``error``: naming ``name`` and where the JSON breaks (never echoing it).
     """
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TerminalIntegrationError(f"{name} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        raise error(f"{name} is not valid JSON ({exc.msg} at character {exc.pos})") from None
 
 
 def post_to_webhook(

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import StrictBool
 from requests.structures import CaseInsensitiveDict
 
+from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.base import IntegrationParameters, TaskContext, TaskResult
 from orchestra_local.integrations.http_client import parse_json_text, raise_for_status, send
 from orchestra_local.integrations.outcomes import TerminalIntegrationError, connection_fields, settled
@@ -49,12 +50,13 @@ def request_url(base_url: str, path: str) -> str:
     """Append ``path`` to ``base_url`` with exactly one ``/`` between them.
 
     Raises:
-        TerminalIntegrationError: ``base_url`` is not http(s), or ``path`` is a whole URL.
+        TerminalIntegrationError: ``base_url`` (a connection field) is not http(s).
+        InvalidParametersError: ``path`` is a whole URL.
     """
     if not base_url.startswith(("https://", "http://")):
         raise TerminalIntegrationError("the connection's base_url must start with https:// or http://")
     if "://" in path.split("?", 1)[0]:
-        raise TerminalIntegrationError(
+        raise InvalidParametersError(
             "path is a whole URL; Orchestra appends path to the connection's base_url, "
             "so give only the path (e.g. /v1/items?limit=10) and put the host in base_url"
         )
@@ -63,10 +65,10 @@ def request_url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _header_object(text: str, name: str) -> dict[str, str]:
-    value = parse_json_text(text, name)
+def _header_object(text: str, name: str, error: type[IntegrationError]) -> dict[str, str]:
+    value = parse_json_text(text, name, error)
     if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
-        raise TerminalIntegrationError(f"{name} must be a JSON object of header names to text values")
+        raise error(f"{name} must be a JSON object of header names to text values")
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -74,11 +76,11 @@ def _headers(fields: dict[str, str], custom_headers: str | None) -> CaseInsensit
     """Connection headers, then the bearer token, then the task's ``custom_headers`` (names ignore case)."""
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
     if fields.get("headers"):
-        headers.update(_header_object(fields["headers"], "the connection's headers field"))
+        headers.update(_header_object(fields["headers"], "the connection's headers field", TerminalIntegrationError))
     if fields.get("bearer_token") and "Authorization" not in headers:
         headers["Authorization"] = f"Bearer {fields['bearer_token']}"
     if custom_headers:
-        headers.update(_header_object(custom_headers, "custom_headers"))
+        headers.update(_header_object(custom_headers, "custom_headers", InvalidParametersError))
     return headers
 
 
@@ -98,8 +100,10 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         and ``body`` as outputs when ``set_outputs`` is true.
 
     Raises:
-        TerminalIntegrationError: Bad connection fields, ``body`` or ``custom_headers`` that are
-            not JSON, a body on a GET, a 4xx answer, or no answer within the read timeout.
+        InvalidParametersError: ``body`` or ``custom_headers`` that are not JSON, a body on a GET,
+            or a whole URL as ``path``.
+        TerminalIntegrationError: Bad connection fields, a 4xx answer, or no answer within the
+            read timeout.
         IntegrationError: Connection failures and 5xx/408/425/429 answers (the engine may retry).
     """
     fields = connection_fields(ctx, "HTTP", required=("base_url",), optional=("bearer_token", "headers"))
@@ -109,7 +113,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     body = params.body if params.body else None
     if body is not None:
         if params.method == "GET":
-            raise TerminalIntegrationError("body is sent with POST or PUT only; remove it or change method")
+            raise InvalidParametersError("body is sent with POST or PUT only; remove it or change method")
         parse_json_text(body, "body")
         headers.setdefault("Content-Type", "application/json")
     started = time.monotonic()

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestra_local.errors import InvalidParametersError
 from orchestra_local.integrations.base import IntegrationParameters, TaskContext, TaskResult
 from orchestra_local.integrations.http_client import post_to_webhook
-from orchestra_local.integrations.outcomes import TerminalIntegrationError, settled
+from orchestra_local.integrations.outcomes import settled
 from orchestra_local.spec.statuses import TaskRunStatus
 
 SHELL_PARAMETERS: frozenset[str] = frozenset()
@@ -39,10 +40,10 @@ def teams_payload(content: dict[str, Any]) -> tuple[dict[str, Any], str]:
         ``(body, kind)`` with kind ``Adaptive Card``, ``message`` or ``MessageCard``.
 
     Raises:
-        TerminalIntegrationError: ``content`` is empty.
+        InvalidParametersError: ``content`` is empty.
     """
     if not content:
-        raise TerminalIntegrationError("content is empty: give an Adaptive Card, e.g. "
+        raise InvalidParametersError("content is empty: give an Adaptive Card, e.g. "
                                        '{"type": "AdaptiveCard", "version": "1.4", "body": [...]}')
     if content.get("type") == "message":
         return content, "message"
@@ -61,8 +62,8 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         SUCCEEDED when Teams answers 2xx (``external_status`` is the status code).
 
     Raises:
-        TerminalIntegrationError: Empty content, no MICROSOFT_TEAMS connection with a
-            ``webhook_url``, or a 4xx answer.
+        InvalidParametersError: Empty content.
+        TerminalIntegrationError: No MICROSOFT_TEAMS connection with a ``webhook_url``, or a 4xx answer.
         IntegrationError: Connection failures and 5xx/429 answers (the engine may retry).
     """
     payload, kind = teams_payload(params.content)

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 from pydantic import StrictBool
 
+from orchestra_local.errors import InvalidParametersError
 from orchestra_local.integrations.base import IntegrationParameters, TaskContext, TaskResult
 from orchestra_local.integrations.outcomes import TerminalIntegrationError, connection_fields, settled
 from orchestra_local.integrations.statements import (
@@ -79,9 +80,9 @@ def _statements(query: str) -> list[duckdb.Statement]:
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
-        raise TerminalIntegrationError(f"query cannot be parsed: {str(exc).splitlines()[0]}") from exc
+        raise InvalidParametersError(f"query cannot be parsed: {str(exc).splitlines()[0]}") from exc
     if not statements:
-        raise TerminalIntegrationError("query holds no SQL statement")
+        raise InvalidParametersError("query holds no SQL statement")
     return statements
 
 
@@ -125,8 +126,9 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         when ``set_outputs`` is true.
 
     Raises:
-        TerminalIntegrationError: No MOTHERDUCK connection with a ``path``, SQL that does not
-            parse or fails, or too many rows to keep as outputs.
+        InvalidParametersError: ``query`` holds no statement or does not parse.
+        TerminalIntegrationError: No MOTHERDUCK connection with a ``path``, SQL that fails, or
+            too many rows to keep as outputs.
         AttemptCancelled: The run was cancelled during the query.
         IntegrationError: The file is locked by another process, I/O errors, timeouts.
     """

@@ -1,11 +1,13 @@
 """How an attempt of the service integrations (HTTP, SQL, chat webhooks) ends, and their connections.
 
-The engine retries every failed attempt whose :class:`TaskResult` is ``retryable``, and treats an
-:class:`~orchestra_local.errors.IntegrationError` as a retryable failure. Some failures cannot be
-fixed by another attempt (a 4xx answer, invalid SQL, a missing connection field) and an ambiguous
-one must not be repeated (a request that timed out after it was sent, STYLE.md "Retry only what is
-safe"). Integrations raise :class:`TerminalIntegrationError` for those and :class:`AttemptCancelled`
-when the run was cancelled under them; :func:`settled` turns both into the matching result.
+The engine retries a failed attempt when its :class:`TaskResult` or the
+:class:`~orchestra_local.errors.IntegrationError` it raised is ``retryable``. Some failures cannot
+be fixed by another attempt (a 4xx answer, invalid SQL, a bad connection field; wrong parameters
+raise :class:`~orchestra_local.errors.InvalidParametersError`), and an ambiguous one must not be
+repeated (a request that timed out after it was sent, STYLE.md "Retry only what is safe").
+Integrations raise :class:`TerminalIntegrationError` for those and :class:`AttemptCancelled` when
+the run was cancelled under them; :func:`settled` turns both into results that keep the external
+status and the CANCELLED status.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class TerminalIntegrationError(IntegrationError):
         external_status: The external system's status word (e.g. an HTTP status code), if any.
     """
 
+    retryable = False
+
     def __init__(self, message: str, *, external_status: str | None = None):
         super().__init__(message)
         self.external_status = external_status
@@ -48,7 +52,7 @@ def settled(
     Returns:
         The same entry point, returning FAILED with ``retryable=False`` for a
         :class:`TerminalIntegrationError` and CANCELLED for :class:`AttemptCancelled`; any other
-        :class:`IntegrationError` still reaches the engine, which records a retryable failure.
+        :class:`IntegrationError` still reaches the engine, which honours its ``retryable``.
     """
 
     @functools.wraps(execute)

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from orchestra_local.errors import IntegrationError
 from orchestra_local.integrations.base import (
     IntegrationParameters,
     TaskContext,

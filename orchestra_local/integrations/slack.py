@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import StrictBool
 
+from orchestra_local.errors import InvalidParametersError
 from orchestra_local.integrations.base import IntegrationParameters, TaskContext, TaskResult
 from orchestra_local.integrations.http_client import parse_json_text, post_to_webhook
 from orchestra_local.integrations.outcomes import TerminalIntegrationError, connection_fields, settled
@@ -45,20 +46,20 @@ def slack_payload(params: Parameters) -> dict[str, Any]:
     """The webhook body: ``text``, ``blocks``, ``attachments`` and the unfurl flags that are set.
 
     Raises:
-        TerminalIntegrationError: ``blocks`` is text that is not a JSON list, or the message has
+        InvalidParametersError: ``blocks`` is text that is not a JSON list, or the message has
             no text, blocks or attachments.
     """
     blocks: Any = params.blocks
     if isinstance(blocks, str):
         blocks = parse_json_text(blocks, "blocks") if blocks.strip() else None
         if blocks is not None and not isinstance(blocks, list):
-            raise TerminalIntegrationError("blocks must be a JSON list of Block Kit blocks")
+            raise InvalidParametersError("blocks must be a JSON list of Block Kit blocks")
     payload: dict[str, Any] = {"text": params.text or None, "blocks": blocks or None,
                                "attachments": params.attachments or None,
                                "unfurl_links": params.unfurl_links, "unfurl_media": params.unfurl_media}
     payload = {key: value for key, value in payload.items() if value is not None}
     if not {"text", "blocks", "attachments"} & payload.keys():
-        raise TerminalIntegrationError("the message is empty: give at least one of text, blocks or attachments")
+        raise InvalidParametersError("the message is empty: give at least one of text, blocks or attachments")
     return payload
 
 
@@ -70,8 +71,9 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         SUCCEEDED when Slack answers 2xx (``external_status`` is the status code).
 
     Raises:
-        TerminalIntegrationError: An empty or malformed message, no SLACK connection with a
-            ``webhook_url``, a channel other than the connection's, or a 4xx answer.
+        InvalidParametersError: An empty or malformed message.
+        TerminalIntegrationError: No SLACK connection with a ``webhook_url``, a channel other than
+            the connection's, or a 4xx answer.
         IntegrationError: Connection failures and 5xx/429 answers (the engine may retry).
     """
     payload = slack_payload(params)

@@ -87,7 +87,7 @@ def validate_cron(expression: str) -> None:
         raise CronError(
             f"Cron expression must have 6 fields (minutes hours day-of-month month day-of-week year), got {len(parts)}"
         )
-    for index, (part, spec) in enumerate(zip(parts, FIELDS)):
+    for index, (part, spec) in enumerate(zip(parts, FIELDS, strict=True)):
         if part == "?":
             if index in (DAY_OF_MONTH, DAY_OF_WEEK):
                 continue

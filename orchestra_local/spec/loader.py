@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from orchestra_local.errors import ErrorList, InvalidInputError, PipelineValidationError
+from orchestra_local.errors import ErrorList, InvalidInputError
 from orchestra_local.spec.models import Pipeline
 from orchestra_local.spec.orchestra_lang import merge, orchestra_problems
 from orchestra_local.spec.references import check_references

@@ -26,7 +26,7 @@ from orchestra_local.errors import Problem
 from orchestra_local.expressions import MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
 from orchestra_local.spec import catalog
 from orchestra_local.spec.cron import CronError, validate_cron
-from orchestra_local.spec.models import Pipeline, TaskGroup
+from orchestra_local.spec.models import Pipeline
 
 Loc = tuple[str | int, ...]
 

@@ -122,7 +122,7 @@ def test_pages_through_the_api_and_then_merges_only_what_changed(
     assert first.returncode == 0, first.stderr
     assert TOKEN not in first.stdout + first.stderr
     assert first.summary["rows_written"] == 7 and first.summary["destination_table"] == "raw_dlt.issues"
-    assert [params["page"] if "page" in params else "1" for _, params in fake_api.requests] == ["1", "2", "3"]
+    assert [params.get("page", "1") for _, params in fake_api.requests] == ["1", "2", "3"]
     assert {params["since"] for _, params in fake_api.requests} == {"2024-01-01T00:00:00Z"}
     assert warehouse("SELECT number FROM raw_dlt.issues ORDER BY number") == [(n,) for n in range(1, 8)]
 

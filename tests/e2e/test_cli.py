@@ -62,16 +62,16 @@ def write(repo: Path, text: str) -> Path:
 
 
 def test_run_exit_codes(cli, repo: Path) -> None:
-    ok = write(repo, f"""
+    ok = write(repo, """
         version: v1
         name: ok
         inputs:
-          who: {{type: string}}
+          who: {type: string}
         pipeline:
           g:
             tasks:
-              t: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
-                  parameters: {{command: "python -c 'import sys; print(sys.argv[1])' ${{{{ inputs.who }}}}"}}}}
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+                  parameters: {command: "python -c 'import sys; print(sys.argv[1])' ${{ inputs.who }}"}}
         """)
     missing = cli("run", str(ok))
     assert missing.returncode == 2 and "Missing required pipeline input: who" in missing.stderr

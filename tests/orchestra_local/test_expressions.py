@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from orchestra_local.errors import ExpressionError
-from orchestra_local.expressions import Namespace, Scope, Status, evaluate, evaluate_template, render, resolve, substitute
+from orchestra_local.expressions import (
+    Namespace,
+    Scope,
+    Status,
+    evaluate,
+    evaluate_template,
+    render,
+    resolve,
+    substitute,
+)
 
 
 class FakeRun:

@@ -26,6 +26,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from orchestra_local.errors import InvalidParametersError
 from orchestra_local.integrations.base import TaskContext
 from orchestra_local.integrations.outcomes import TerminalIntegrationError, connection_fields
 from orchestra_local.integrations.statements import (
@@ -130,14 +131,15 @@ def run_sql(ctx: TaskContext, sql: str, *, database: str | None, keep_rows: bool
         The statements' results and the batch's duration in seconds.
 
     Raises:
-        TerminalIntegrationError: No SQL, bad connection fields, or an SQL error another attempt
-            cannot fix (syntax, missing table, constraint).
+        InvalidParametersError: ``sql`` holds no statement.
+        TerminalIntegrationError: Bad connection fields, or an SQL error another attempt cannot
+            fix (syntax, missing table, constraint).
         AttemptCancelled: The run was cancelled during the query.
         IntegrationError: The connection failed, the query timed out, or a transient error
             (``OperationalError``: deadlock, lost connection).
     """
     if not sql.strip():
-        raise TerminalIntegrationError("statement is empty")
+        raise InvalidParametersError("statement is empty")
     fields = connection_fields(ctx, "POSTGRES", optional=FIELDS)
     url = database_url(fields, database, ctx.connection.name if ctx.connection is not None else "")
     engine = sqlalchemy.create_engine(
@@ -165,7 +167,7 @@ def run_sql(ctx: TaskContext, sql: str, *, database: str | None, keep_rows: bool
                     raise database_failure(exc, system="PostgreSQL", transient=(psycopg.OperationalError,),
                                            watchdog=watchdog, ctx=ctx) from exc
             if not results:
-                raise TerminalIntegrationError("statement holds no SQL (only comments or ';')")
+                raise InvalidParametersError("statement holds no SQL (only comments or ';')")
             return Batch(results, time.monotonic() - started)
     finally:
         engine.dispose()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from orchestra_local.errors import InvalidParametersError
 from orchestra_local.integrations.base import IntegrationParameters, TaskContext, TaskResult
-from orchestra_local.integrations.outcomes import TerminalIntegrationError, settled
+from orchestra_local.integrations.outcomes import settled
 from orchestra_local.integrations.postgres import run_sql
 from orchestra_local.integrations.statements import operation_record
 from orchestra_local.integrations.thresholds import (
@@ -48,8 +49,8 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         FAILED, WARNING or SUCCEEDED by the thresholds, with one TEST operation.
 
     Raises:
-        TerminalIntegrationError: The SQL returns no rows to count (its last statement is not a
-            query), bad connection fields, or an SQL error.
+        InvalidParametersError: The SQL returns no rows to count (its last statement is not a query).
+        TerminalIntegrationError: Bad connection fields, or an SQL error.
         AttemptCancelled: The run was cancelled during the query.
         IntegrationError: Connection failures, timeouts and transient database errors.
     """
@@ -58,7 +59,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     batch = run_sql(ctx, params.statement, database=params.database, keep_rows=False, commit=False)
     last = batch.results[-1]
     if last.columns is None or last.rows_affected is None:
-        raise TerminalIntegrationError(f"the test's last statement is a {last.command}, not a query: "
+        raise InvalidParametersError(f"the test's last statement is a {last.command}, not a query: "
                                        "end statement with a SELECT returning the failing rows")
     count = last.rows_affected
     status = status_for_count(count, error, warn)

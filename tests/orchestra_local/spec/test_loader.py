@@ -31,9 +31,9 @@ VALID = {
         pipeline:
           t: {PY}
         """),
-    "every-top-level-key": doc(f"""
+    "every-top-level-key": doc("""
         schedule:
-          - {{name: daily, cron: "0 6 ? * * *", timezone: UTC}}
+          - {name: daily, cron: "0 6 ? * * *", timezone: UTC}
         sensors:
           s1:
             name: wait
@@ -42,36 +42,36 @@ VALID = {
             timeout_mins: 30
             frequency_secs: 120
             checks:
-              c1: {{integration: POSTGRES, sensor_type: POSTGRES_QUERY, parameters: {{}}}}
+              c1: {integration: POSTGRES, sensor_type: POSTGRES_QUERY, parameters: {}}
         trigger_events:
-          - {{type: pipeline, pipeline_id: "*", statuses: [SUCCEEDED]}}
-        webhook: {{enabled: true}}
-        configuration: {{retries: 2, retry_delay: 5, timeout: 60, concurrency: {{max_active: 1}}}}
+          - {type: pipeline, pipeline_id: "*", statuses: [SUCCEEDED]}
+        webhook: {enabled: true}
+        configuration: {retries: 2, retry_delay: 5, timeout: 60, concurrency: {max_active: 1}}
         inputs:
-          day: {{type: string, default: "2024-01-01"}}
-          n: {{type: number, optional: true}}
+          day: {type: string, default: "2024-01-01"}
+          n: {type: number, optional: true}
         alerts:
           - name: a
             statuses: [FAILED]
-            destinations: [{{integration: SLACK, destination: "#data"}}]
-        meta: {{owner: data}}
+            destinations: [{integration: SLACK, destination: "#data"}]
+        meta: {owner: data}
         anomalies: []
         pipeline:
           g:
             name: group
-            condition: "${{{{ inputs.day != '' }}}}"
-            matrix: {{inputs: {{t: [a, b]}}, sequential: true, continue_on_error: true}}
-            meta: {{x: 1}}
+            condition: "${{ inputs.day != '' }}"
+            matrix: {inputs: {t: [a, b]}, sequential: true, continue_on_error: true}
+            meta: {x: 1}
             paused: false
             tasks:
               t:
                 integration: PYTHON
                 integration_job: PYTHON_EXECUTE_SCRIPT
-                parameters: {{command: python x.py}}
+                parameters: {command: python x.py}
                 tags: [x]
                 connection: my_conn_12345
-                configuration: {{retries: 1}}
-                operation_metadata: {{m: {{integration: SNOWFLAKE}}}}
+                configuration: {retries: 1}
+                operation_metadata: {m: {integration: SNOWFLAKE}}
                 paused: false
                 anomalies: []
         """),

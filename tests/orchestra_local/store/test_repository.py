@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,7 @@ def test_a_run_is_recorded_with_its_task_runs_outputs_and_operations(run_pipelin
     assert store.engine.url.get_backend_name() == metadata_url.split(":")[0].split("+")[0]
     run = store.get_pipeline_run(finished.run_id)
     assert run["run_status"] == "SUCCEEDED" and run["pipeline_alias"] == "p" and run["yaml_path"] == "orchestra/p.yml"
-    assert run["started_at"].tzinfo == timezone.utc and run["completed_at"] >= run["started_at"]
+    assert run["started_at"].tzinfo == UTC and run["completed_at"] >= run["started_at"]
     assert run["triggered_by"] == [{"triggerType": "MANUAL"}]
     task_runs = store.list_task_runs(finished.run_id)
     assert [(t["task_id"], t["matrix_parent"], t["iteration"]) for t in task_runs] == [

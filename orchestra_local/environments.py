@@ -1,0 +1,131 @@
+"""Environments: named sets of values for ``${{ ENV.X }}``, as Orchestra's environments hold.
+
+An environments file (YAML, committed; no secrets in it) mirrors Orchestra's environment records
+(``EnvironmentsResponse``: a name, ``defaultEnv`` and ``values`` of ``{type, value}``)::
+
+    environments:
+      dev:
+        default: true
+        values:
+          WAREHOUSE_SCHEMA: {type: string, value: dev}
+          FULL_REFRESH: {type: bool, value: false}
+      prod:
+        values:
+          WAREHOUSE_SCHEMA: prod        # shorthand for {type: string, value: prod}
+
+The selected environment's values override the process environment and the env file for
+``${{ ENV.X }}`` and for the tasks' processes.
+
+Secrets belong in the env file or the connections file. Values read from an env file are masked
+when their name looks secret (see :func:`looks_secret`), and so is the password of any URL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from orchestra_local.errors import InvalidInputError, PipelineValidationError
+from orchestra_local.spec.yaml_source import parse_text, problems_from_validation
+
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|_URL$|_URI$|DSN|AUTH", re.I)
+
+
+class EnvironmentValue(BaseModel):
+    """One value, typed as Orchestra types environment values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["string", "int", "bool", "integration_credential"] = "string"
+    value: str | int | bool | float
+
+    def as_text(self) -> str:
+        """The value as an environment variable holds it (booleans as ``true``/``false``)."""
+        return str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
+
+
+class Environment(BaseModel):
+    """A named environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: bool = False
+    values: dict[str, EnvironmentValue | str | int | bool] = Field(default_factory=dict)
+
+    def variables(self) -> dict[str, str]:
+        """``{NAME: text}`` of every value."""
+        return {
+            name: value.as_text() if isinstance(value, EnvironmentValue) else EnvironmentValue(value=value).as_text()
+            for name, value in self.values.items()
+        }
+
+
+class _EnvironmentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environments: dict[str, Environment]
+
+
+def load_environments(path: Path) -> dict[str, Environment]:
+    """Read an environments file.
+
+    Raises:
+        InvalidInputError: The file cannot be read, or more than one environment is the default.
+        PipelineValidationError: It is not valid (located by line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the environments file ({exc.strerror})") from None
+    source, document = parse_text(text, str(path))
+    try:
+        parsed = _EnvironmentsFile.model_validate(document)
+    except ValidationError as exc:
+        raise PipelineValidationError(problems_from_validation(exc, source, str(path))) from None
+    defaults = [name for name, env in parsed.environments.items() if env.default]
+    if len(defaults) > 1:
+        raise InvalidInputError(f"{path}: only one environment may be the default, found {', '.join(defaults)}")
+    return parsed.environments
+
+
+def select_environment(environments: dict[str, Environment], name: str | None) -> tuple[str | None, dict[str, str]]:
+    """The selected environment's name and variables (the default one when ``name`` is None).
+
+    Raises:
+        InvalidInputError: When ``name`` is not defined.
+    """
+    if name is None:
+        name = next((n for n, env in environments.items() if env.default), None)
+        if name is None:
+            return None, {}
+    if name not in environments:
+        raise InvalidInputError(f"unknown environment '{name}' (defined: {', '.join(sorted(environments)) or 'none'})")
+    return name, environments[name].variables()
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable name suggests a secret (PASSWORD, TOKEN, API_KEY, ..._URL, DSN, ...)."""
+    return bool(SECRET_NAME.search(name))
+
+
+def secrets_of(variables: dict[str, Any]) -> list[str]:
+    """Values to mask among variables: those with secret-looking names, and URL passwords."""
+    found = []
+    for name, value in variables.items():
+        if not isinstance(value, str) or not value:
+            continue
+        if looks_secret(name):
+            found.append(value)
+        if "://" in value:
+            try:
+                password = make_url(value).password
+            except (ArgumentError, ValueError):
+                password = None
+            if password:
+                found.append(str(password))
+    return found
