@@ -1,0 +1,199 @@
+"""The SQL source against real SQLite and PostgreSQL: reflection, every mapped type, filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+
+from ingest.errors import TableNotFoundError
+from ingest.sources import CursorFilter
+from ingest.sources.sql import SqlSource
+
+WHEN = dt.datetime(2024, 5, 1, 12, 30, 15, 250000)
+ROW = {
+    "id": 1,
+    "amount": Decimal("1234.567"),
+    "ratio": 0.25,
+    "active": True,
+    "due": dt.date(2024, 5, 31),
+    "created": WHEN,
+    "at": dt.time(7, 45, 30),
+    "name": "Ünïcode ✓",
+    "payload": b"\x00\x01binary",
+}
+EXPECTED_TYPES = {
+    "id": pa.int64(),
+    "amount": pa.decimal128(10, 3),
+    "ratio": pa.float64(),
+    "active": pa.bool_(),
+    "due": pa.date32(),
+    "created": pa.timestamp("us"),
+    "at": pa.time64("us"),
+    "name": pa.string(),
+    "payload": pa.binary(),
+}
+
+
+def portable_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("amount", sa.Numeric(10, 3)),
+        sa.Column("ratio", sa.Float),
+        sa.Column("active", sa.Boolean),
+        sa.Column("due", sa.Date),
+        sa.Column("created", sa.DateTime),
+        sa.Column("at", sa.Time),
+        sa.Column("name", sa.String(40)),
+        sa.Column("payload", sa.LargeBinary),
+    ]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """``(url, schema)`` of an empty SQLite file or PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'source.sqlite'}", None
+    else:
+        postgres = request.getfixturevalue("postgres_schema")
+        yield postgres.url, postgres.schema
+
+
+def create(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            if rows:
+                connection.execute(table.insert(), rows)
+    finally:
+        engine.dispose()
+
+
+def read_all(source: SqlSource, name: str, cursor: CursorFilter | None = None) -> pa.Table:
+    table = source.describe(name)
+    return pa.Table.from_batches(list(source.read(table, 2, cursor)), schema=table.schema)
+
+
+def test_every_portable_type_arrives_with_its_value(database: tuple[str, str | None]) -> None:
+    url, schema = database
+    table = sa.Table("typed", sa.MetaData(schema=schema), *portable_columns())
+    empty = {key: None for key in ROW} | {"id": 2}
+    create(url, table, [ROW, empty])
+    source = SqlSource(make_url(url), schema)
+    try:
+        described = source.describe("typed")
+        loaded = read_all(source, "typed")
+    finally:
+        source.close()
+
+    assert {f.name: f.type for f in described.schema} == EXPECTED_TYPES
+    assert described.primary_key == ("id",)
+    assert described.primary_key_enforced
+    assert loaded.to_pylist() == [ROW, empty]
+
+
+@pytest.mark.postgres
+def test_postgres_specific_types(postgres_schema: Any) -> None:
+    key = uuid.uuid4()
+    table = sa.Table(
+        "special",
+        sa.MetaData(schema=postgres_schema.schema),
+        sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("doc", postgresql.JSONB),
+        sa.Column("seen", sa.DateTime(timezone=True)),
+        sa.Column("wait", postgresql.INTERVAL),
+        sa.Column("tags", postgresql.ARRAY(sa.Integer)),
+        sa.Column("big", sa.Numeric),
+    )
+    seen = dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    create(
+        postgres_schema.url,
+        table,
+        [{"id": key, "doc": {"a": 1}, "seen": seen, "wait": dt.timedelta(hours=2),
+          "tags": [1, 2], "big": Decimal("12345678901234567890.123456789")}],
+    )  # fmt: skip
+    source = SqlSource(make_url(postgres_schema.url), postgres_schema.schema)
+    try:
+        loaded = read_all(source, "special")
+    finally:
+        source.close()
+
+    assert loaded.schema.field("seen").type == pa.timestamp("us", tz="UTC")
+    assert loaded.to_pylist() == [
+        {
+            "id": str(key),
+            "doc": '{"a": 1}',
+            "seen": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC),
+            "wait": "02:00:00",
+            "tags": "{1,2}",
+            "big": Decimal("12345678901234567890.123456789"),
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "bound", "expected_ids"),
+    [
+        pytest.param("due", dt.date(2024, 1, 2), [2, 3], id="date"),
+        pytest.param("created", dt.datetime(2024, 1, 3, 0, 0), [3], id="timestamp"),
+        pytest.param("amount", Decimal("2.000"), [2, 3], id="decimal"),
+        pytest.param("id", 3, [3], id="integer"),
+    ],
+)
+def test_cursor_filter_is_inclusive(
+    database: tuple[str, str | None], column: str, bound: object, expected_ids: list[int]
+) -> None:
+    url, schema = database
+    table = sa.Table("events", sa.MetaData(schema=schema), *portable_columns())
+    create(
+        url,
+        table,
+        [
+            {"id": i, "due": dt.date(2024, 1, i), "created": dt.datetime(2024, 1, i, 0, 0),
+             "amount": Decimal(i)}
+            for i in (1, 2, 3)
+        ],
+    )  # fmt: skip
+    source = SqlSource(make_url(url), schema)
+    try:
+        loaded = read_all(source, "events", CursorFilter(column, bound))
+    finally:
+        source.close()
+
+    assert loaded.column("id").to_pylist() == expected_ids
+
+
+def test_views_are_listed_and_have_no_enforced_key(database: tuple[str, str | None]) -> None:
+    url, schema = database
+    table = sa.Table("base", sa.MetaData(schema=schema), *portable_columns())
+    create(url, table, [ROW])
+    prefix = f"{schema}." if schema else ""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(f"CREATE VIEW {prefix}base_view AS SELECT id, name FROM {prefix}base")
+        )
+    engine.dispose()
+    source = SqlSource(make_url(url), schema)
+    try:
+        assert source.list_tables() == ["base", "base_view"]
+        view = source.describe("base_view")
+        with pytest.raises(
+            TableNotFoundError, match=r"table 'bse' not found .*tables: base, base_view"
+        ):
+            source.describe("bse")
+    finally:
+        source.close()
+
+    assert view.primary_key == ()
+    assert not view.primary_key_enforced

@@ -1,0 +1,211 @@
+"""Failures end to end: a crash mid-load leaves the warehouse exactly as it was, errors are one
+clear line, and workers for different tables share one warehouse file.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from conftest import SourceDatabase
+
+PAYMENTS = 5_000
+
+
+def create_payments(db: SourceDatabase, last_amount: float) -> None:
+    """A ``payments`` table whose unbounded NUMERIC becomes decimal128(38, 9) in Arrow; the last
+    row's amount decides whether the whole table converts."""
+    engine = sa.create_engine(db.url, poolclass=sa.NullPool)
+    table = sa.Table(
+        "payments",
+        sa.MetaData(schema=db.schema),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("amount", sa.Numeric),
+    )
+    rows = [{"id": i, "amount": 1.5} for i in range(1, PAYMENTS)]
+    rows.append({"id": PAYMENTS, "amount": last_amount})
+    try:
+        with engine.begin() as connection:
+            table.drop(connection, checkfirst=True)
+            table.create(connection)
+            connection.execute(table.insert(), rows)
+    finally:
+        engine.dispose()
+
+
+def assert_single_error(run: Any, *fragments: str) -> None:
+    """Exit 1, one ``Error:`` line containing every fragment, no traceback, no summary."""
+    assert run.returncode == 1, run.stderr
+    assert len(run.error_lines) == 1, run.stderr
+    for fragment in fragments:
+        assert fragment in run.error_lines[0]
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+
+
+def test_value_that_fails_conversion_midway_leaves_target_unchanged(
+    source_db: SourceDatabase,
+) -> None:
+    create_payments(source_db, last_amount=2.5)
+    assert source_db.ingest("--table", "payments").returncode == 0
+    before = source_db.rows("raw.payments")
+    source_db.execute(f"UPDATE {source_db.table('payments')} SET amount = 7 WHERE id < 100")
+    create_payments(source_db, last_amount=1e40)  # 41 digits: no decimal128(38, 9) holds it
+
+    run = source_db.ingest("--table", "payments", "--batch-size", "500")
+
+    assert_single_error(run, "column 'amount'", "rows 4,501-5,000")
+    assert source_db.rows("raw.payments") == before
+    assert source_db.staging_leftovers() == []
+
+
+def test_sigkill_mid_load_leaves_target_unchanged(source_db: SourceDatabase) -> None:
+    assert source_db.ingest("--table", "lineitem").returncode == 0
+    before = source_db.rows("raw.lineitem")
+    source_db.execute(f"UPDATE {source_db.table('lineitem')} SET l_comment = 'changed'")
+    process = source_db.start_ingest(
+        "--table", "lineitem", "--batch-size", "100",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        staged = wait_for_staged_bytes(source_db.warehouse.parent, timeout=60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert staged > 0
+    assert process.returncode == -signal.SIGKILL
+
+    assert source_db.rows("raw.lineitem") == before
+    leftovers = source_db.staging_leftovers()
+    assert len(leftovers) == 1  # harmless: nothing reads it, and the next run removes it
+    rerun = source_db.ingest("--table", "lineitem")
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.summary["rows_written"] == len(before)
+    assert source_db.staging_leftovers() == []
+
+
+def wait_for_staged_bytes(parent: Path, timeout: float) -> int:
+    """Wait until a worker's staging file under ``parent`` holds data; return its size."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sizes = [f.stat().st_size for f in parent.glob(".ingest-staging-*/*.parquet")]
+        if sizes and max(sizes) > 64 * 1024:
+            return max(sizes)
+        time.sleep(0.01)
+    raise AssertionError("the worker never wrote its staging file")
+
+
+def test_unknown_table_lists_the_tables(source_db: SourceDatabase) -> None:
+    run = source_db.ingest("--table", "ordrs")
+
+    assert_single_error(
+        run, "table 'ordrs' not found in", "tables: customer, lineitem, nation, orders, part"
+    )
+    assert source_db.table_names() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "variable"),
+    [
+        pytest.param([], "SOURCE_DATABASE_URL", id="default-variable"),
+        pytest.param(["--source-url-env", "CRM_DB_URL"], "CRM_DB_URL", id="named-variable"),
+    ],
+)
+def test_missing_url_variable_names_it(
+    run_worker: Any, tmp_path: Path, args: list[str], variable: str
+) -> None:
+    env = {"WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+
+    run = run_worker("ingest", "--source", "sql", "--table", "orders", *args, env=env)
+
+    assert_single_error(run, f"environment variable {variable} is not set")
+
+
+def test_connection_error_does_not_leak_the_password(run_worker: Any, tmp_path: Path) -> None:
+    env = {
+        "SOURCE_DATABASE_URL": "postgresql://reader:s3cret-pw@127.0.0.1:1/crm",
+        "WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+    }
+
+    run = run_worker("ingest", "--source", "sql", "--table", "orders", env=env)
+
+    assert_single_error(run, "reader:***@127.0.0.1:1/crm")
+    assert "s3cret-pw" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["--write-disposition", "upsert"], "invalid WriteDisposition", id="enum"),
+        pytest.param(["--batch-size", "0"], "must be a positive integer", id="batch-size"),
+        pytest.param(["--initial-value", "1998-01-01"], "needs --incremental-cursor", id="init"),
+        pytest.param(
+            ["--write-disposition", "replace", "--incremental-cursor", "o_orderdate"],
+            "cannot be combined with --write-disposition replace",
+            id="replace-incremental",
+        ),
+        pytest.param(
+            ["--write-disposition", "append", "--primary-key", "o_orderkey"],
+            "--primary-key applies to --write-disposition merge only",
+            id="key-without-merge",
+        ),
+    ],
+)
+def test_invalid_arguments_exit_2(
+    sqlite_db: SourceDatabase, args: list[str], fragment: str
+) -> None:
+    run = sqlite_db.ingest("--table", "orders", *args)
+
+    assert run.returncode == 2, run.stderr
+    assert fragment in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not sqlite_db.warehouse.exists()
+
+
+def test_workers_for_different_tables_share_the_warehouse(
+    sqlite_db: SourceDatabase, tmp_path: Path
+) -> None:
+    """Two workers reach the apply phase while a third process holds the warehouse; both wait
+    for the lock, then both land their data."""
+    sqlite_db.warehouse.parent.mkdir(parents=True)
+    holder = duckdb.connect(str(sqlite_db.warehouse))
+    logs = {table: tmp_path / f"{table}.log" for table in ("orders", "lineitem")}
+    processes = {}
+    try:
+        for table, log in logs.items():
+            with log.open("w") as stderr:
+                processes[table] = sqlite_db.start_ingest(
+                    "--table", table, stdout=subprocess.PIPE, stderr=stderr
+                )
+        deadline = time.monotonic() + 60
+        while not all("is locked by another process" in log.read_text() for log in logs.values()):
+            assert time.monotonic() < deadline, {t: log.read_text() for t, log in logs.items()}
+            time.sleep(0.05)
+    finally:
+        holder.close()
+    outputs = {table: process.communicate(timeout=60)[0] for table, process in processes.items()}
+
+    for table, process in processes.items():
+        assert process.returncode == 0, logs[table].read_text()
+        assert '"destination_table": "raw.' + table in outputs[table].splitlines()[-1]
+    assert len(sqlite_db.rows("raw.orders")) == 15_000
+    assert len(sqlite_db.rows("raw.lineitem")) == 60_175
+
+
+def test_lock_held_past_the_timeout_fails_cleanly(sqlite_db: SourceDatabase) -> None:
+    sqlite_db.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(sqlite_db.warehouse)) as holder:
+        holder.execute("CREATE TABLE marker AS SELECT 1 AS x")
+        run = sqlite_db.ingest("--table", "orders", "--lock-timeout", "1")
+
+    assert_single_error(run, "stayed locked by another process for 1s")
+    assert sqlite_db.table_names() == ["main.marker"]
+    assert sqlite_db.staging_leftovers() == []
