@@ -32,7 +32,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestra_local.console import LiveProgress, pipeline_runs_table, plan_tree, task_run_table
-from orchestra_local.errors import InvalidInputError, OrchestraLocalError, PipelineValidationError, Problem
+from orchestra_local.errors import (
+    InvalidInputError,
+    OrchestraLocalError,
+    PipelineValidationError,
+    Problem,
+    StoreError,
+)
 from orchestra_local.settings import resolve_settings
 from orchestra_local.spec.loader import discover, load_file
 from orchestra_local.store import RunStore
@@ -238,6 +244,24 @@ def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, stat
         raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {settings.metadata_url}")
     stdout.print(pipeline_runs_table([record]))
     _print_run(store, pipeline_run_id)
+
+
+@main.command()
+@click.argument("task_run_id")
+@click.option("--reject", is_flag=True, help="Reject instead of approving (the task fails).")
+@click.option("--message", help="Reason, recorded on the task run.")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: str | None, state_dir: Path | None) -> None:
+    """Approve (or --reject) an ORCHESTRA/APPROVAL task that a run is waiting on."""
+    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
+    store = RunStore(settings.metadata_url)
+    try:
+        store.decide_approval(task_run_id, approved=not reject, message=message)
+    except StoreError as exc:
+        raise InvalidInputError(str(exc)) from None
+    stdout.print(f"task run {task_run_id} {'rejected' if reject else 'approved'}")
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`

@@ -50,6 +50,7 @@ class RunContext:
         skip_remote: Record remote-only tasks SKIPPED instead of refusing the run.
         connections: Connections by name, for tasks that link one.
         webhook: The run's SDK webhook receiver, while the run executes.
+        max_active: ``configuration.concurrency.max_active`` of the pipeline (None = unlimited).
     """
 
     pipeline_run_id: str
@@ -66,6 +67,7 @@ class RunContext:
     skip_remote: bool = False
     connections: Mapping[str, Connection] = field(default_factory=dict)
     webhook: WebhookReceiver | None = None
+    max_active: int | None = None
 
     def scope(self, node: NodeRun | None) -> Scope:
         """The expression scope of a node (or of the run, for ``node=None``)."""
@@ -160,6 +162,7 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
         webhook=run.webhook,
         update_external=lambda status, message: run.store.update_task_run(
             node.task_run_id, external_status=status, external_message=message),
+        read_external=lambda: run.store.external_status(node.task_run_id),
     )
     try:
         return module.execute(ctx, params)

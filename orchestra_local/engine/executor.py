@@ -26,6 +26,9 @@ from orchestra_local.spec.statuses import PipelineRunStatus, TaskRunStatus, pipe
 from orchestra_local.store import new_id, utcnow
 from orchestra_local.webhook import WebhookReceiver
 
+CONCURRENCY_POLL_SECONDS = 0.25
+"""How often a run waiting for a concurrency slot checks the store again."""
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -242,6 +245,7 @@ class PipelineExecution:
         capacity = self.run.settings.max_parallel
         pool: _InlinePool | _ThreadPool = _InlinePool() if capacity == 1 else _ThreadPool(capacity)
         store = self.run.store
+        self._wait_for_a_slot()
         store.update_pipeline_run(self.pipeline_run_id, run_status=PipelineRunStatus.RUNNING.value, started_at=utcnow())
         with WebhookReceiver() as webhook:
             self.run.webhook = webhook
@@ -262,6 +266,26 @@ class PipelineExecution:
         store.update_pipeline_run(self.pipeline_run_id, run_status=status.value, message=message, completed_at=utcnow())
         self.run.listener.run_finished(self.pipeline_run_id, status.value)
         return RunOutcome(self.pipeline_run_id, status)
+
+    def _wait_for_a_slot(self) -> None:
+        """Stay CREATED while ``max_active`` runs of this pipeline are ahead (cancellable)."""
+        limit = self.run.max_active
+        if limit is None:
+            return
+        record = self.run.store.get_pipeline_run(self.pipeline_run_id)
+        assert record is not None
+        waiting_said = False
+        while (ahead := self.run.store.count_runs_ahead(self.run.pipeline_id, self.pipeline_run_id,
+                                                         record["created_at"])) >= limit:
+            if not waiting_said:
+                self.run.listener.note(f"waiting: {ahead} run(s) of this pipeline ahead (concurrency.max_active={limit})")
+                waiting_said = True
+            try:
+                if self._cancelled.wait(CONCURRENCY_POLL_SECONDS):
+                    return
+            except KeyboardInterrupt:
+                self.cancel()
+                return
 
     def _loop(self, pool: _InlinePool | _ThreadPool, capacity: int) -> None:
         while True:

@@ -177,6 +177,8 @@ def prepare_run(
         listener=listener or RunListener(),
         skip_remote=request.skip_remote,
         connections=request.connections,
+        max_active=(config.concurrency.max_active if (config := loaded.model.configuration) and config.concurrency
+                    else None),
     )
     store.create_pipeline_run(
         id=pipeline_run_id,

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from orchestra_local.integrations import dbt_core, http_request, microsoft_teams, motherduck, python_script, slack
+from orchestra_local.integrations import (
+    approval,
+    dbt_core,
+    http_request,
+    microsoft_teams,
+    motherduck,
+    python_script,
+    slack,
+)
 from orchestra_local.integrations.postgres import run_query as postgres_run_query
 from orchestra_local.integrations.postgres import run_test as postgres_run_test
 
@@ -22,6 +30,7 @@ LOCAL_INTEGRATIONS: dict[tuple[str, str], ModuleType] = {
     ("MOTHERDUCK", "MOTHERDUCK_EXECUTE_QUERY"): motherduck,
     ("SLACK", "SEND_SLACK_MESSAGE"): slack,
     ("MICROSOFT_TEAMS", "SEND_MICROSOFT_TEAMS_MESSAGE"): microsoft_teams,
+    ("ORCHESTRA", "APPROVAL"): approval,
 }
 
 

@@ -77,6 +77,8 @@ class TaskContext:
         connection: The task's linked connection (``connection:`` in the YAML), if any.
         webhook: The run's SDK webhook receiver (None when the run has none).
         update_external: ``(status, message)`` -> None; records the external status of the task run.
+        read_external: () -> ``(status, message)``; the external status as the store holds it now
+            (another process, e.g. ``orchestra-local approve``, may have changed it).
         note: Callback for one-line remarks shown to the user (e.g. skipped build commands).
     """
 
@@ -99,6 +101,7 @@ class TaskContext:
     note: Callable[[str], None] = lambda _message: None
     webhook: WebhookReceiver | None = None
     update_external: Callable[[str, str | None], None] = lambda _status, _message: None
+    read_external: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
 
     @property
     def cancelled(self) -> bool:

@@ -126,17 +126,35 @@ class RunStore:
             statement = statement.where(PIPELINE_RUNS.c.pipeline_id == pipeline_id)
         return self._read(statement)
 
+    def count_runs_ahead(self, pipeline_id: str, run_id: str, created_at: datetime) -> int:
+        """Runs of a pipeline that hold or precede ``run_id`` for a concurrency slot.
+
+        Those RUNNING or CANCELLING, plus those still CREATED that were created earlier (a FIFO
+        queue that every waiting run computes the same way).
+        """
+        runs = PIPELINE_RUNS.c
+        statement = select(func.count()).select_from(PIPELINE_RUNS).where(
+            runs.pipeline_id == pipeline_id,
+            runs.id != run_id,
+            (runs.run_status.in_(("RUNNING", "CANCELLING")))
+            | ((runs.run_status == "CREATED") & (runs.created_at < created_at)),
+        )
+        return self._count(statement)
+
+    def _count(self, statement: Any) -> int:
+        try:
+            with self.engine.connect() as connection:
+                return int(connection.execute(statement).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
     def count_active_runs(self, pipeline_id: str) -> int:
         """Runs of a pipeline that are CREATED, RUNNING or CANCELLING."""
         statement = select(func.count()).select_from(PIPELINE_RUNS).where(
             PIPELINE_RUNS.c.pipeline_id == pipeline_id,
             PIPELINE_RUNS.c.run_status.in_(("CREATED", "RUNNING", "CANCELLING")),
         )
-        try:
-            with self.engine.connect() as connection:
-                return int(connection.execute(statement).scalar_one())
-        except SQLAlchemyError as exc:
-            raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        return self._count(statement)
 
     # -- task runs -----------------------------------------------------------------------------
 
@@ -167,6 +185,34 @@ class RunStore:
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
             connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
+
+    def get_task_run(self, task_run_id: str) -> dict[str, Any] | None:
+        """The task run with this id, or None."""
+        rows = self._read(select(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id))
+        return rows[0] if rows else None
+
+    def external_status(self, task_run_id: str) -> tuple[str | None, str | None]:
+        """``(external_status, external_message)`` of a task run as stored now."""
+        statement = select(TASK_RUNS.c.external_status, TASK_RUNS.c.external_message).where(
+            TASK_RUNS.c.id == task_run_id)
+        rows = self._read(statement)
+        return (rows[0]["external_status"], rows[0]["external_message"]) if rows else (None, None)
+
+    def decide_approval(self, task_run_id: str, *, approved: bool, message: str | None = None) -> None:
+        """Approve or reject an APPROVAL task run that is waiting.
+
+        Raises:
+            StoreError: When no such task run is waiting for approval (the message says why).
+        """
+        record = self.get_task_run(task_run_id)
+        if record is None:
+            raise StoreError(f"no task run {task_run_id}")
+        if record["integration_job"] != "APPROVAL" or record["status"] != "RUNNING" \
+                or record["external_status"] != "WAITING_FOR_APPROVAL":
+            raise StoreError(f"task run {task_run_id} is not waiting for approval "
+                             f"({record['integration_job']}, {record['status']}, {record['external_status']})")
+        self.update_task_run(task_run_id, external_status="APPROVED" if approved else "REJECTED",
+                             external_message=message)
 
     def list_task_runs(self, pipeline_run_id: str) -> list[dict[str, Any]]:
         """Task runs of a pipeline run, in creation order (plan order)."""
