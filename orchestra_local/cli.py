@@ -264,5 +264,40 @@ def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: s
     stdout.print(f"task run {task_run_id} {'rejected' if reject else 'approved'}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True)
+@click.option("--token", envvar="ORCHESTRA_LOCAL_API_TOKEN",
+              help="Bearer token clients must send [env ORCHESTRA_LOCAL_API_TOKEN; default: generated and printed].")
+@click.option("--repo-root", type=click.Path(path_type=Path), help="Repository whose orchestra/ folder is served [default: cwd's repo].")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="Most tasks running at once per run [default: CPUs].")
+@click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file for the runs.")
+@click.option("--connections-file", type=click.Path(path_type=Path), help="[default: <repo>/connections.yml if present]")
+@click.option("--environments-file", type=click.Path(path_type=Path), help="[default: <repo>/environments.yml if present]")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def serve(
+    host: str, port: int, token: str | None, repo_root: Path | None, max_parallel: int | None, env_file: Path | None,
+    connections_file: Path | None, environments_file: Path | None, metadata_url: str | None, state_dir: Path | None,
+) -> None:
+    """Serve Orchestra's public API (/api/engine/public) for the pipelines in orchestra/."""
+    import uvicorn
+
+    from orchestra_local.api.app import ApiSettings, create_app
+    from orchestra_local.workspace import Workspace
+
+    runner = resolve_settings(repo_root or Path.cwd(), repo_root=repo_root, state_dir=state_dir,
+                              metadata_url=metadata_url, max_parallel=max_parallel)
+    workspace = Workspace.load(runner.repo_root, env_file=env_file, connections_file=connections_file,
+                               environments_file=environments_file)
+    settings = ApiSettings(runner=runner, token=token or ApiSettings.new_token())
+    app = create_app(settings, workspace)
+    if token is None:
+        stderr.print(f"API token (set ORCHESTRA_LOCAL_API_TOKEN to choose one): {settings.token}", highlight=False)
+    stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`
     main()

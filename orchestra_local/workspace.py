@@ -77,13 +77,20 @@ class Workspace:
         return cls(env=env, connections=connections, environments=environments, masker=masker)
 
     def request(self, *, environment: str | None = None, inputs: Mapping[str, Any] | None = None,
-                **options: Any) -> RunRequest:
+                env_overrides: Mapping[str, str] | None = None, **options: Any) -> RunRequest:
         """A :class:`RunRequest` for the selected environment (the default one if None).
+
+        Args:
+            environment: Environment name.
+            inputs: Run inputs.
+            env_overrides: Values that win over the environment's (Orchestra's ``environmentOverrides``).
+            options: Other :class:`RunRequest` fields.
 
         Raises:
             InvalidInputError: An unknown environment.
         """
         name, variables = select_environment(self.environments, environment)
+        variables = {**variables, **(env_overrides or {})}
         self.masker.add(*secrets_of(variables))
         return RunRequest(inputs=dict(inputs or {}), env={**self.env, **variables}, connections=self.connections,
                           environment=name, **options)

@@ -78,7 +78,12 @@ class RunStore:
             if lock is not None:
                 lock.release()
 
-    def _read(self, statement: Any) -> list[dict[str, Any]]:
+    def read(self, statement: Any) -> list[dict[str, Any]]:
+        """Run a SELECT and return its rows as dicts.
+
+        Raises:
+            StoreError: When the read fails.
+        """
         try:
             with self.engine.connect() as connection:
                 return [dict(row._mapping) for row in connection.execute(statement)]
@@ -116,7 +121,7 @@ class RunStore:
 
     def get_pipeline_run(self, run_id: str) -> dict[str, Any] | None:
         """The pipeline run with this id, or None."""
-        rows = self._read(select(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id))
+        rows = self.read(select(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id))
         return rows[0] if rows else None
 
     def list_pipeline_runs(self, limit: int = 20, pipeline_id: str | None = None) -> list[dict[str, Any]]:
@@ -124,7 +129,7 @@ class RunStore:
         statement = select(PIPELINE_RUNS).order_by(PIPELINE_RUNS.c.created_at.desc()).limit(limit)
         if pipeline_id is not None:
             statement = statement.where(PIPELINE_RUNS.c.pipeline_id == pipeline_id)
-        return self._read(statement)
+        return self.read(statement)
 
     def count_runs_ahead(self, pipeline_id: str, run_id: str, created_at: datetime) -> int:
         """Runs of a pipeline that hold or precede ``run_id`` for a concurrency slot.
@@ -139,9 +144,14 @@ class RunStore:
             (runs.run_status.in_(("RUNNING", "CANCELLING")))
             | ((runs.run_status == "CREATED") & (runs.created_at < created_at)),
         )
-        return self._count(statement)
+        return self.count(statement)
 
-    def _count(self, statement: Any) -> int:
+    def count(self, statement: Any) -> int:
+        """Run a ``SELECT count(...)`` and return the number.
+
+        Raises:
+            StoreError: When the read fails.
+        """
         try:
             with self.engine.connect() as connection:
                 return int(connection.execute(statement).scalar_one())
@@ -154,7 +164,7 @@ class RunStore:
             PIPELINE_RUNS.c.pipeline_id == pipeline_id,
             PIPELINE_RUNS.c.run_status.in_(("CREATED", "RUNNING", "CANCELLING")),
         )
-        return self._count(statement)
+        return self.count(statement)
 
     # -- task runs -----------------------------------------------------------------------------
 
@@ -188,14 +198,14 @@ class RunStore:
 
     def get_task_run(self, task_run_id: str) -> dict[str, Any] | None:
         """The task run with this id, or None."""
-        rows = self._read(select(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id))
+        rows = self.read(select(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id))
         return rows[0] if rows else None
 
     def external_status(self, task_run_id: str) -> tuple[str | None, str | None]:
         """``(external_status, external_message)`` of a task run as stored now."""
         statement = select(TASK_RUNS.c.external_status, TASK_RUNS.c.external_message).where(
             TASK_RUNS.c.id == task_run_id)
-        rows = self._read(statement)
+        rows = self.read(statement)
         return (rows[0]["external_status"], rows[0]["external_message"]) if rows else (None, None)
 
     def decide_approval(self, task_run_id: str, *, approved: bool, message: str | None = None) -> None:
@@ -221,7 +231,7 @@ class RunStore:
             .where(TASK_RUNS.c.pipeline_run_id == pipeline_run_id)
             .order_by(TASK_RUNS.c.position, TASK_RUNS.c.created_at)
         )
-        return self._read(statement)
+        return self.read(statement)
 
     # -- outputs, files, operations ------------------------------------------------------------
 
@@ -244,7 +254,7 @@ class RunStore:
 
     def get_outputs(self, task_run_id: str) -> dict[str, Any]:
         """Outputs of a task run as ``{name: value}``."""
-        rows = self._read(select(TASK_OUTPUTS).where(TASK_OUTPUTS.c.task_run_id == task_run_id))
+        rows = self.read(select(TASK_OUTPUTS).where(TASK_OUTPUTS.c.task_run_id == task_run_id))
         return {row["name"]: row["value"] for row in rows}
 
     def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
@@ -264,7 +274,7 @@ class RunStore:
             .where(TASK_RUN_FILES.c.task_run_id == task_run_id, TASK_RUN_FILES.c.kind == kind)
             .order_by(TASK_RUN_FILES.c.id)
         )
-        return self._read(statement)
+        return self.read(statement)
 
     def add_operations(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Insert operations in one transaction (``id``, ``account_id``, ``inserted_at`` defaulted)."""
@@ -286,4 +296,4 @@ class RunStore:
             statement = statement.where(OPERATIONS.c.pipeline_run_id == pipeline_run_id)
         if task_run_id is not None:
             statement = statement.where(OPERATIONS.c.task_run_id == task_run_id)
-        return self._read(statement)
+        return self.read(statement)

@@ -1,0 +1,1 @@
+"""The Orchestra-compatible API (``orchestra-local serve``): FastAPI app, one router per resource."""

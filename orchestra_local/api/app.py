@@ -1,0 +1,88 @@
+"""``create_app``: the FastAPI application serving Orchestra's public API slice locally.
+
+All routes live under ``/api/engine/public`` (orchestra-spec section 7), so Orchestra's own tools
+(``orchestra-cli`` with ``BASE_URL`` pointing here, the metadata loader) work unchanged. Every
+route but ``POST /pipelines/schema`` needs ``Authorization: Bearer <token>``.
+
+Errors have Orchestra's shapes: ``{"detail": "..."}`` for 400/401/404, ``{"detail": [{loc, msg,
+type, input}]}`` for 422; an unexpected error answers 500 ``{"detail": "Internal server error"}``
+and its traceback goes to the server's log, never into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from orchestra_local import __version__
+from orchestra_local.api.routers import operations, pipeline_runs, pipelines, schema, task_runs
+from orchestra_local.api.service import RunService
+from orchestra_local.settings import RunnerSettings
+from orchestra_local.store import RunStore
+from orchestra_local.workspace import Workspace
+
+PREFIX = "/api/engine/public"
+TOKEN_ENV = "ORCHESTRA_LOCAL_API_TOKEN"
+logger = logging.getLogger("orchestra_local.api")
+
+
+class ApiSettings(BaseModel):
+    """Settings of one server.
+
+    Attributes:
+        runner: Where pipelines, state and metadata live.
+        token: The bearer token clients must send.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    runner: RunnerSettings
+    token: str
+
+    @staticmethod
+    def new_token() -> str:
+        """A random token, for when none is configured."""
+        return secrets.token_urlsafe(24)
+
+
+def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: Server settings.
+        workspace: Environment, connections and secrets for the runs it starts.
+        store: The metadata store (default: opened from ``settings.runner.metadata_url``);
+            tests pass their own.
+    """
+    store = store or RunStore(settings.runner.metadata_url, workspace.masker)
+    service = RunService(settings.runner, store, workspace)
+    workspace.masker.add(settings.token)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.shutdown()  # cancel what is still running; nothing is left RUNNING
+
+    app = FastAPI(title="orchestra-local", version=__version__, lifespan=lifespan,
+                  docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json")
+    app.state.service = service
+    app.state.token = settings.token
+    for module in (schema, pipelines, pipeline_runs, task_runs, operations):
+        app.include_router(module.router, prefix=PREFIX)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "Internal server error"})
+
+    @app.get(f"{PREFIX}/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,125 @@
+"""Pipeline runs: list, status, cancel, their task runs, and the task runs' logs and artifacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi.responses import FileResponse
+
+from orchestra_local.api.deps import get_service, require_token
+from orchestra_local.api.records import page_record, pipeline_run_record, task_run_record
+from orchestra_local.api.service import NotFoundError, RunService
+from orchestra_local.errors import InvalidInputError
+from orchestra_local.store import queries
+
+router = APIRouter(tags=["pipeline runs"], dependencies=[Depends(require_token)])
+
+
+def csv(value: str) -> list[str]:
+    """Split a comma-separated filter (empty -> no filter)."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@router.get("/pipeline_runs")
+def list_pipeline_runs(
+    status: str = "", pipeline_ids: str = "", pipeline_run_ids: str = "", environments: str = "",
+    time_from: datetime | None = None, time_to: datetime | None = None,
+    page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=100),
+    service: RunService = Depends(get_service),  # noqa: B008
+) -> dict[str, Any]:
+    """Pipeline runs, newest first, ``{page, pageSize, total, results}``."""
+    result = queries.pipeline_runs(
+        service.store, window=queries.Window.of(time_from, time_to), page=page, page_size=page_size,
+        statuses=csv(status), pipeline_ids=csv(pipeline_ids), pipeline_run_ids=csv(pipeline_run_ids),
+        environments=csv(environments),
+    )
+    return page_record(result, pipeline_run_record)
+
+
+def _run(service: RunService, pipeline_run_id: str) -> dict[str, Any]:
+    record = service.store.get_pipeline_run(pipeline_run_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail="Pipeline run not found")
+    return record
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/status")
+def pipeline_run_status(pipeline_run_id: str, service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
+    """The pipeline run record (``runStatus``, timestamps, ``triggeredBy``, ...)."""
+    return pipeline_run_record(_run(service, pipeline_run_id))
+
+
+@router.post("/pipeline_runs/{pipeline_run_id}/cancel", status_code=204)
+def cancel_pipeline_run(
+    pipeline_run_id: str, body: dict[str, Any] | None = Body(default=None),  # noqa: B008
+    service: RunService = Depends(get_service),  # noqa: B008
+) -> Response:
+    """Cancel a running run: 204 once it has ended CANCELLED and its processes are gone."""
+    try:
+        service.cancel(pipeline_run_id)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except InvalidInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/task_runs")
+def pipeline_run_task_runs(
+    pipeline_run_id: str, page: int = Query(1, ge=1), page_size: int = Query(10, ge=1, le=50),
+    service: RunService = Depends(get_service),  # noqa: B008
+) -> dict[str, Any]:
+    """Task runs of one pipeline run in plan order (matrix parents and children included)."""
+    _run(service, pipeline_run_id)
+    result = queries.task_runs(service.store, pipeline_run_id=pipeline_run_id, page=page, page_size=page_size)
+    return page_record(result, task_run_record)
+
+
+def _files(service: RunService, pipeline_run_id: str, task_run_id: str, kind: str) -> list[dict[str, Any]]:
+    task_run = service.store.get_task_run(task_run_id)
+    if task_run is None or task_run["pipeline_run_id"] != pipeline_run_id:
+        raise HTTPException(status_code=404, detail="Task run not found")
+    return service.store.list_files(task_run_id, kind)
+
+
+def _download(files: list[dict[str, Any]], filename: str, media_type: str) -> FileResponse:
+    matches = [f for f in files if f["filename"] == filename]
+    if not matches or not Path(matches[-1]["path"]).is_file():
+        raise HTTPException(status_code=404, detail=f"File not found: {filename}")
+    return FileResponse(matches[-1]["path"], media_type=media_type, filename=Path(filename).name)
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/logs")
+def task_run_logs(pipeline_run_id: str, task_run_id: str,
+                  service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
+    """``{filenames, files: {name: {attemptNumber, displayName}}}`` (``TaskRunFilesResponse``)."""
+    files = _files(service, pipeline_run_id, task_run_id, "log")
+    return {
+        "filenames": [f["filename"] for f in files],
+        "files": {f["filename"]: {"attemptNumber": f["attempt"] or 1, "displayName": f["filename"]} for f in files},
+    }
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/logs/download")
+def download_task_run_log(pipeline_run_id: str, task_run_id: str, filename: str,
+                          service: RunService = Depends(get_service)) -> FileResponse:  # noqa: B008
+    """The raw log text; honours ``Range`` (partial content)."""
+    return _download(_files(service, pipeline_run_id, task_run_id, "log"), filename, "text/plain; charset=utf-8")
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/artifacts")
+def task_run_artifacts(pipeline_run_id: str, task_run_id: str,
+                       service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
+    """``{filenames}`` of the task run's artifacts (latest attempt of each name)."""
+    files = _files(service, pipeline_run_id, task_run_id, "artifact")
+    return {"filenames": list(dict.fromkeys(f["filename"] for f in files))}
+
+
+@router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/artifacts/download")
+def download_task_run_artifact(pipeline_run_id: str, task_run_id: str, filename: str,
+                               service: RunService = Depends(get_service)) -> FileResponse:  # noqa: B008
+    """One artifact file (e.g. ``run_results.json``), latest attempt."""
+    return _download(_files(service, pipeline_run_id, task_run_id, "artifact"), filename, "application/octet-stream")
