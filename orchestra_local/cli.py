@@ -80,7 +80,8 @@ def _errors_to_exit_codes(command: F) -> F:
 
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        stderr.print(f"[red]error[/] {escape(problem.human())}", highlight=False, soft_wrap=True)
+        label = "[yellow]warning[/]" if problem.severity == "warning" else "[red]error[/]"
+        stderr.print(f"{label} {escape(problem.human().replace('warning: ', '', 1))}", highlight=False, soft_wrap=True)
 
 
 def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -116,10 +117,12 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     bad = 0
     for path in files:
         try:
-            load_file(path)
-            report[str(path)] = {"message": "Pipeline schema is valid"}
+            loaded = load_file(path)
+            report[str(path)] = {"message": "Pipeline schema is valid",
+                                 "warnings": [p.as_detail() for p in loaded.warnings]}
             if output == "text":
                 stdout.print(f"[green]valid[/]   {escape(str(path))}", highlight=False)
+                _print_problems(list(loaded.warnings))
         except PipelineValidationError as exc:
             bad += 1
             report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
@@ -184,6 +187,7 @@ def run(
 
     started = time.monotonic()
     loaded = load_file(file)
+    _print_problems(list(loaded.warnings))
     settings = resolve_settings(
         loaded.path, state_dir=state_dir, metadata_url=metadata_url, max_parallel=max_parallel,
         retry_delay_scale=retry_delay_scale,

@@ -24,6 +24,7 @@ class Problem:
         line: 1-based line number in ``file``, when known.
         column: 1-based column, when known.
         input: The offending value, when small and not secret (Orchestra's ``input`` field).
+        severity: ``error`` (the file is invalid) or ``warning`` (reported; the file stays valid).
     """
 
     loc: tuple[str | int, ...]
@@ -33,6 +34,7 @@ class Problem:
     line: int | None = None
     column: int | None = None
     input: Any = None
+    severity: str = "error"
 
     def yaml_path(self) -> str:
         """Render ``loc`` as a dotted YAML path, e.g. ``pipeline.ingest.tasks[0]`` (root ``<root>``)."""
@@ -48,11 +50,14 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.yaml_path()}: {self.msg}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.yaml_path()}: {self.msg}"
 
     def as_detail(self) -> dict[str, Any]:
         """The Orchestra API form: ``{"loc": [...], "msg": ..., "type": ...}`` plus location keys."""
         detail: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+        if self.severity != "error":
+            detail["severity"] = self.severity
         if self.input is not None:
             detail["input"] = self.input
         if self.file is not None:
@@ -79,7 +84,8 @@ class PipelineValidationError(InvalidInputError):
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        first = self.problems[0].human() if self.problems else "invalid pipeline"
+        errors = [p for p in self.problems if p.severity == "error"] or self.problems
+        first = errors[0].human() if errors else "invalid pipeline"
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         super().__init__(first + more)
 
@@ -137,7 +143,12 @@ class ErrorList:
         """Record one problem."""
         self.problems.append(problem)
 
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems that do not make the file invalid."""
+        return [p for p in self.problems if p.severity == "warning"]
+
     def raise_if_any(self) -> None:
-        """Raise :class:`PipelineValidationError` with every problem recorded, if there is one."""
-        if self.problems:
+        """Raise :class:`PipelineValidationError` with every problem, if any is an error."""
+        if any(p.severity == "error" for p in self.problems):
             raise PipelineValidationError(self.problems)

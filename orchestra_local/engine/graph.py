@@ -93,7 +93,9 @@ class EntryRun:
         matrix = self.planned.matrix
         if matrix is None:
             return None
-        return 1 if matrix.sequential else matrix.max_parallel
+        if matrix.sequential:
+            return 1
+        return max(1, matrix.max_parallel) if matrix.max_parallel is not None else None
 
     def iteration_done(self, index: int) -> bool:
         """All nodes of an iteration are terminal."""

@@ -45,9 +45,9 @@ def effective_configuration(pipeline: Configuration | None, task: Configuration 
                 return getattr(block, name)
         return None
 
-    return EffectiveConfiguration(
-        retries=pick("retries") or 0,
-        retry_delay_minutes=pick("retry_delay") or 0,
+    return EffectiveConfiguration(  # negative values (a validation warning) count as 0
+        retries=max(0, pick("retries") or 0),
+        retry_delay_minutes=max(0, pick("retry_delay") or 0),
         timeout_seconds=pick("timeout"),
     )
 

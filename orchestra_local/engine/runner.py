@@ -106,6 +106,14 @@ def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
     )
 
 
+def _max_active(loaded: LoadedPipeline) -> int | None:
+    """``configuration.concurrency.max_active`` (values below 1, a validation warning, count as 1)."""
+    config = loaded.model.configuration
+    if config is None or config.concurrency is None or config.concurrency.max_active is None:
+        return None
+    return max(1, config.concurrency.max_active)
+
+
 def _restart(request: RunRequest, store: RunStore, pipeline_id: str) -> tuple[Mapping[str, Any], RunSelection, list[dict[str, Any]]]:
     """Inputs, selection and ``triggeredBy`` of a start request, per its restart options.
 
@@ -177,8 +185,7 @@ def prepare_run(
         listener=listener or RunListener(),
         skip_remote=request.skip_remote,
         connections=request.connections,
-        max_active=(config.concurrency.max_active if (config := loaded.model.configuration) and config.concurrency
-                    else None),
+        max_active=_max_active(loaded),
     )
     store.create_pipeline_run(
         id=pipeline_run_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import timedelta
 from typing import Any, Literal
@@ -31,6 +32,8 @@ from orchestra_local.spec.statuses import OperationStatus, OperationType, TaskRu
 from orchestra_local.store import utcnow
 
 SHELL_PARAMETERS = frozenset({"command", "build_command"})
+COMMAND_PATTERN = re.compile(r"^\s*(python|poetry|uv)\b\s+.+$", re.DOTALL)
+"""What hosted Orchestra accepts as ``command`` (its PYTHON_EXECUTE_SCRIPT schema, via oml_lang)."""
 """Parameters holding shell command lines: values from inputs/MATRIX are shell-quoted in them."""
 
 
@@ -53,6 +56,14 @@ class Parameters(IntegrationParameters):
     @classmethod
     def _version_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, float) else value
+
+    @field_validator("command")
+    @classmethod
+    def _python_command(cls, value: str | None) -> str | None:
+        # Hosted Orchestra's parameter schema (read from oml_lang) only runs Python entry points.
+        if value is not None and not COMMAND_PATTERN.match(value):
+            raise ValueError("command must start with python, poetry or uv (e.g. python -m ingest --table orders)")
+        return value
 
     @model_validator(mode="after")
     def _command_or_code(self) -> Parameters:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from orchestra_local.errors import ErrorList, InvalidInputError
+from orchestra_local.errors import ErrorList, InvalidInputError, Problem
 from orchestra_local.spec.models import Pipeline
 from orchestra_local.spec.orchestra_lang import merge, orchestra_problems
 from orchestra_local.spec.references import check_references
@@ -33,12 +33,14 @@ class LoadedPipeline:
         model: The validated pipeline.
         document: The parsed YAML as plain Python data (dicts, lists, scalars).
         source: The ruamel round-trip tree, which keeps line numbers for later located errors.
+        warnings: Problems that do not make the file invalid (documented limits).
     """
 
     path: Path
     model: Pipeline
     document: dict[str, Any]
     source: Any
+    warnings: tuple[Problem, ...] = ()
 
     def locate(self, loc: Sequence[str | int]) -> tuple[int | None, int | None]:
         """1-based (line, column) of a YAML path in this file, or of its nearest existing parent."""
@@ -78,9 +80,9 @@ def load_text(text: str, file: str | None = None) -> LoadedPipeline:
             problem = replace(problem, file=file, line=line, column=column)
         errors.add(problem)
     errors.raise_if_any()
-    assert model is not None  # no problems means validation succeeded
+    assert model is not None  # no errors means validation succeeded
     path = Path(file).resolve() if file else Path("<input>")
-    return LoadedPipeline(path=path, model=model, document=document, source=source)
+    return LoadedPipeline(path=path, model=model, document=document, source=source, warnings=tuple(errors.warnings))
 
 
 def load_file(path: str | Path) -> LoadedPipeline:
@@ -98,7 +100,7 @@ def load_file(path: str | Path) -> LoadedPipeline:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from None
     loaded = load_text(text, str(path))
-    return LoadedPipeline(path=path.resolve(), model=loaded.model, document=loaded.document, source=loaded.source)
+    return replace(loaded, path=path.resolve())
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:

@@ -2,6 +2,9 @@
 
 Source of the contract: ``orchestra-spec.md`` section 1, itself compiled from the ``PipelineModel``,
 ``TaskGroupModel``, ``TaskModel`` and related schemas of Orchestra's public OpenAPI document.
+The models enforce exactly the constraints of those JSON schemas, as Orchestra's own validator
+(``oml_lang``) does; limits that Orchestra only documents in prose (at most 10 tags, retry_delay
+at most 120 minutes, frequency_secs 60-600, one matrix input, ...) are warnings in ``rules.py``.
 Keys are snake_case in YAML; the camelCase spelling the API uses is accepted as an alias. Every
 model forbids unknown keys, so a misspelt key is an error (``extra_forbidden``).
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from orchestra_local.spec.statuses import AlertStatus, PipelineRunStatus
@@ -36,7 +39,7 @@ class SpecModel(BaseModel):
 class Concurrency(SpecModel):
     """``configuration.concurrency``: ``max_active`` concurrent runs of the pipeline (None = unlimited)."""
 
-    max_active: Annotated[int, Field(ge=1)] | None = None
+    max_active: int | None = None
 
 
 class Configuration(SpecModel):
@@ -49,9 +52,9 @@ class Configuration(SpecModel):
         concurrency: Limit of concurrent runs of the whole pipeline.
     """
 
-    retries: Annotated[int, Field(ge=0)] | None = None
-    retry_delay: Annotated[int, Field(ge=0, le=120)] | None = None
-    timeout: Annotated[int, Field(ge=1)] | None = None
+    retries: int | None = None
+    retry_delay: int | None = None
+    timeout: int | None = None
     concurrency: Concurrency | None = None
 
 
@@ -98,7 +101,7 @@ class Task(SpecModel):
     configuration: Configuration | None = None
     treat_failure_as_warning: bool | None = None
     operation_metadata: dict[str, OperationMetadata] | None = None
-    tags: Annotated[list[str], Field(max_length=10)] | None = None
+    tags: list[str] | None = None
     alerts: list[Alert] | None = None
     meta: dict[str, Any] | None = None
     paused: bool | None = None
@@ -117,18 +120,12 @@ class Matrix(SpecModel):
 
     inputs: dict[str, list[Any] | str]
     sequential: bool | None = None
-    max_parallel: Annotated[int, Field(ge=1)] | None = None
+    max_parallel: int | None = None
     continue_on_error: bool | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one_input(self) -> Matrix:
-        if len(self.inputs) != 1:
-            raise ValueError(f"matrix.inputs must have exactly one key, found {len(self.inputs)}")
-        return self
 
     @property
     def key(self) -> str:
-        """The single matrix input name, as in ``${{ MATRIX.<key> }}``."""
+        """The matrix input name, as in ``${{ MATRIX.<key> }}`` (the first; Orchestra allows one)."""
         return next(iter(self.inputs))
 
     @property
@@ -140,7 +137,7 @@ class Matrix(SpecModel):
 class TaskGroup(SpecModel):
     """A task group: tasks that run together, gated by ``depends_on`` on other top-level entries."""
 
-    tasks: Annotated[dict[str, Task], Field(min_length=1)]
+    tasks: dict[str, Task]
     depends_on: list[str] = Field(default_factory=list)
     condition: str | None = None
     name: Annotated[str, Field(max_length=100)] | None = ""
@@ -191,9 +188,9 @@ class Sensor(SpecModel):
     name: Annotated[str, Field(max_length=100)]
     cron: str
     timezone: str
-    timeout_mins: Annotated[int, Field(ge=1, le=7200)]
-    checks: Annotated[dict[str, SensorCheck], Field(min_length=1)]
-    frequency_secs: Annotated[int, Field(ge=60, le=600)] | None = 60
+    timeout_mins: Annotated[int, Field(le=7200)]
+    checks: dict[str, SensorCheck]
+    frequency_secs: int | None = 60
     condition: str | None = None
     environments: list[str] | str | None = None
     exclude: list[str] | None = None

@@ -65,8 +65,8 @@ def _unique_ids(entries: Mapping[str, _Entry]) -> Iterator[Problem]:
                 seen[task_id.lower()] = loc
 
 
-def _cycle_problem(exc: CycleError, loc_of: Mapping[str, tuple[str | int, ...]]) -> Problem:
-    return Problem(loc=loc_of[exc.cycle[0]], msg=str(exc), type="dependency_cycle")
+def _cycle_problem(exc: CycleError, loc_of: Mapping[str, tuple[str | int, ...]], kind: str = "dependency_cycle") -> Problem:
+    return Problem(loc=loc_of[exc.cycle[0]], msg=str(exc), type=kind)
 
 
 def _top_level(entries: Mapping[str, _Entry], owner: Mapping[str, str]) -> Iterator[Problem]:
@@ -115,7 +115,7 @@ def _in_group(
                     loc=loc,
                     msg=f"task '{task_id}' depends on '{dep}' from {where}; a task may depend only on tasks "
                     f"of its own group '{group_id}' (put the dependency on the group instead)",
-                    type="cross_level_dependency",
+                    type="cross_level_task_dependency",
                     input=dep,
                 )
             else:
@@ -123,13 +123,14 @@ def _in_group(
                     loc=loc,
                     msg=f"task '{task_id}' depends on '{dep}', which is not a task of group '{group_id}' "
                     f"(tasks: {', '.join(sorted(group.tasks))})",
-                    type="unknown_dependency",
+                    type="unknown_task_dependency",
                     input=dep,
                 )
     try:
         topological_layers(graph)
     except CycleError as exc:
-        yield _cycle_problem(exc, {k: ("pipeline", group_id, "tasks", k, "depends_on") for k in graph})
+        yield _cycle_problem(exc, {k: ("pipeline", group_id, "tasks", k, "depends_on") for k in graph},
+                             "task_dependency_cycle")
 
 
 def check_references(document: Mapping[str, Any]) -> list[Problem]:

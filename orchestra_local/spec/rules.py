@@ -23,10 +23,10 @@ from typing import Any
 import pydantic
 
 from orchestra_local.errors import Problem
-from orchestra_local.expressions import MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
+from orchestra_local.expressions import FUNCTIONS, MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
 from orchestra_local.spec import catalog
 from orchestra_local.spec.cron import CronError, validate_cron
-from orchestra_local.spec.models import Pipeline
+from orchestra_local.spec.models import Pipeline, TaskGroup
 
 Loc = tuple[str | int, ...]
 
@@ -89,8 +89,15 @@ def _subscript_key(node: ast.Subscript) -> str | None:
 
 
 def _references(tree: ast.AST) -> Iterator[tuple[str, str]]:
-    """``(kind, name)`` for each literal reference: ``task``, ``group`` or ``input``."""
+    """``(kind, name)`` of each literal reference.
+
+    Kinds: ``task`` (``tasks['x']``), ``pipeline_run_task`` (``ORCHESTRA.PIPELINE_RUN_TASKS['x']``),
+    ``group``, ``input``, ``function`` (called names) and ``name`` (namespaces).
+    """
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            yield ("function" if id(node) in called else "name"), node.id
         if isinstance(node, ast.Subscript) and (key := _subscript_key(node)) is not None:
             target = node.value
             if isinstance(target, ast.Name) and target.id.lower() == "tasks":
@@ -98,7 +105,7 @@ def _references(tree: ast.AST) -> Iterator[tuple[str, str]]:
             elif isinstance(target, ast.Name) and target.id.lower() == "task_groups":
                 yield "group", key
             elif isinstance(target, ast.Attribute) and target.attr.upper() == "PIPELINE_RUN_TASKS":
-                yield "task", key
+                yield "pipeline_run_task", key
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id.lower() == "inputs":
             yield "input", node.attr
 
@@ -107,8 +114,11 @@ def _expression_problems(model: Pipeline, document: dict[str, Any]) -> Iterator[
     tasks = {task_id.lower() for _, task_id, _ in model.iter_tasks()}
     groups = {entry_id.lower() for entry_id in model.pipeline}
     inputs = set(model.inputs or {})
-    known = {"task": tasks, "group": groups, "input": inputs}
-    words = {"task": "task", "group": "task group", "input": "declared input"}
+    known = {"task": tasks, "pipeline_run_task": tasks, "group": groups, "input": inputs, "function": set(FUNCTIONS),
+             "name": {"inputs", "env", "secrets", "matrix", "orchestra", "tasks", "task_groups", "outputs",
+                      "true", "false", "none"}}
+    words = {"task": "task", "pipeline_run_task": "task", "group": "task group", "input": "declared input",
+             "function": "function", "name": "namespace"}
     for section in ("pipeline", "schedule", "sensors", "trigger_events", "inputs", "webhook"):
         for loc, text in _strings(document.get(section), (section,)):
             if not has_template(text):
@@ -127,11 +137,12 @@ def _expression_problems(model: Pipeline, document: dict[str, Any]) -> Iterator[
                     continue
                 for kind, name in _references(tree):
                     candidates = known[kind]
-                    present = name in candidates if kind == "input" else name.lower() in candidates
+                    present = name in candidates if kind in ("input", "function") else name.lower() in candidates
                     if not present:
                         listed = ", ".join(sorted(candidates)) or "none"
                         yield Problem(loc=loc, msg=f"expression '${{{{ {expression} }}}}' names {words[kind]} "
-                                      f"'{name}', which does not exist (known: {listed})", type="unknown_reference")
+                                      f"'{name}', which does not exist (known: {listed})",
+                                      type=f"unknown_{kind}_reference")
 
 
 def _parameter_problems(model: Pipeline) -> Iterator[Problem]:
@@ -157,10 +168,56 @@ def _parameter_problems(model: Pipeline) -> Iterator[Problem]:
                 yield Problem(loc=where, msg=f"{task.integration_job}: {message}", type=error["type"])
 
 
+def _warning(loc: Loc, message: str) -> Problem:
+    return Problem(loc=loc, msg=f"{message} (Orchestra documents this limit; its validator does not enforce it)",
+                   type="documented_limit", severity="warning")
+
+
+def _configuration_limits(config: Any, loc: Loc) -> Iterator[Problem]:
+    if config is None:
+        return
+    if config.retries is not None and config.retries < 0:
+        yield _warning((*loc, "retries"), "retries below 0 count as 0")
+    if config.retry_delay is not None and not 0 <= config.retry_delay <= 120:
+        yield _warning((*loc, "retry_delay"), "retry_delay is in minutes, 0 to 120")
+    if config.timeout is not None and config.timeout < 1:
+        yield _warning((*loc, "timeout"), "timeout is in seconds and below 1 stops the task at once")
+    if config.concurrency is not None and config.concurrency.max_active is not None and config.concurrency.max_active < 1:
+        yield _warning((*loc, "concurrency", "max_active"), "max_active below 1 counts as 1")
+
+
+def _documented_limits(model: Pipeline) -> Iterator[Problem]:
+    """Warnings for limits Orchestra states in prose only (the engine clamps what it must)."""
+    yield from _configuration_limits(model.configuration, ("configuration",))
+    for entry_id, entry in model.pipeline.items():
+        if isinstance(entry, TaskGroup):
+            if not entry.tasks:
+                yield _warning(("pipeline", entry_id, "tasks"), "a task group needs at least one task")
+            matrix = entry.matrix
+            if matrix is not None and len(matrix.inputs) != 1:
+                yield _warning(("pipeline", entry_id, "matrix", "inputs"),
+                               f"matrix inputs take exactly one key (found {len(matrix.inputs)}; the first is used)")
+            if matrix is not None and matrix.max_parallel is not None and matrix.max_parallel < 1:
+                yield _warning(("pipeline", entry_id, "matrix", "max_parallel"), "max_parallel below 1 counts as 1")
+    for entry_id, task_id, task in model.iter_tasks():
+        loc: Loc = ("pipeline", entry_id, "tasks", task_id) if entry_id != task_id else ("pipeline", entry_id)
+        yield from _configuration_limits(task.configuration, (*loc, "configuration"))
+        if task.tags is not None and len(task.tags) > 10:
+            yield _warning((*loc, "tags"), f"at most 10 tags ({len(task.tags)} given)")
+    for sensor_id, sensor in (model.sensors or {}).items():
+        if sensor.frequency_secs is not None and not 60 <= sensor.frequency_secs <= 600:
+            yield _warning(("sensors", sensor_id, "frequency_secs"), "frequency_secs is 60 to 600 seconds")
+        if sensor.timeout_mins < 1:
+            yield _warning(("sensors", sensor_id, "timeout_mins"), "timeout_mins is at least 1 minute")
+        if not sensor.checks:
+            yield _warning(("sensors", sensor_id, "checks"), "a sensor needs at least one check")
+
+
 def check_rules(model: Pipeline, document: dict[str, Any]) -> list[Problem]:
     """Every rule problem of a schema-valid pipeline, located by YAML path (no file or line yet)."""
     problems = list(_catalog_problems(model))
     problems += _schedule_problems(model)
     problems += _expression_problems(model, document)
     problems += _parameter_problems(model)
+    problems += _documented_limits(model)
     return problems

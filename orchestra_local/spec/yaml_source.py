@@ -14,7 +14,7 @@ import pydantic
 from pydantic.alias_generators import to_camel, to_snake
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestra_local.errors import PipelineValidationError, Problem
 from orchestra_local.spec.models import ENTRY_TAGS
@@ -107,7 +107,7 @@ def _hint(error: dict[str, Any]) -> str:
         return "required key is missing"
     if kind == "literal_error":
         return msg[0].lower() + msg[1:]
-    return msg
+    return msg.removeprefix("Value error, ")
 
 
 def problems_from_validation(
@@ -146,6 +146,12 @@ def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[str, Any]]
         raise PipelineValidationError(
             [Problem(loc=(), msg=f"invalid YAML: {what} (check indentation and quoting)", type=kind,
                      file=file, line=line, column=column)]
+        ) from None
+    except YAMLError as exc:  # e.g. ReaderError: a character YAML does not allow
+        position = getattr(exc, "position", 0) or 0
+        line = text.count("\n", 0, position) + 1
+        raise PipelineValidationError(
+            [Problem(loc=(), msg=f"invalid YAML: {exc}".splitlines()[0], type="yaml_syntax", file=file, line=line)]
         ) from None
     if not isinstance(source, CommentedMap):
         raise PipelineValidationError(

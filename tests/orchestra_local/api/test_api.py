@@ -147,10 +147,10 @@ def test_cancel_ends_the_run_and_its_processes(api, write_pipeline, task_repo: P
 
 
 def test_an_invalid_pipeline_file_answers_422(api, write_pipeline) -> None:
-    write_pipeline("broken", "version: v1\nname: broken\npipeline:\n  g:\n    tasks: {}\n")
+    write_pipeline("broken", "version: v1\nname: broken\npipeline:\n  g:\n    tasks: {}\n    tags: [x]\n")
     response = api.post("/pipelines/broken/start")
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["pipeline", "g", "tasks"]
+    assert response.json()["detail"][0]["loc"] == ["pipeline", "g", "tags"]
 
 
 @pytest.mark.parametrize("approved", [True, False], ids=["approved", "rejected"])

@@ -147,13 +147,6 @@ INVALID = {
            bad: 1
         """), "<root>", 6, "invalid YAML"),
     "wrong-version": (doc("pipeline: {}").replace("v1", "v2"), "version", 1, "v1"),
-    "retry-delay-too-long": (doc(f"""
-        configuration: {{retry_delay: 500}}
-        pipeline:
-          g:
-            tasks:
-              t: {PY}
-        """), "configuration.retry_delay", 3, "less than or equal to 120"),
     "group-with-tags": (doc(f"""
         pipeline:
           g:
@@ -161,13 +154,6 @@ INVALID = {
             tasks:
               t: {PY}
         """), "pipeline.g.tags", 5, "unknown key"),
-    "matrix-two-keys": (doc(f"""
-        pipeline:
-          g:
-            matrix: {{inputs: {{a: [1], b: [2]}}}}
-            tasks:
-              t: {PY}
-        """), "pipeline.g.matrix", 5, "exactly one key"),
     "not-a-mapping": ("- just\n- a list\n", "<root>", 1, "must be a YAML mapping"),
     "camel-case-key-in-a-file": (doc("""
         pipeline:
@@ -233,7 +219,7 @@ INVALID = {
           g:
             tasks:
               t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: ls -la}}
-        """), "pipeline.g.tasks.t.parameters.command", 6, "String must match pattern"),
+        """), "pipeline.g.tasks.t.parameters.command", 6, "command must start with python, poetry or uv"),
 }
 
 
