@@ -75,3 +75,58 @@ def test_secrets_never_leave_the_process(cli, repo: Path, tmp_path: Path) -> Non
             assert secret not in text
         for path in files:
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_secrets_never_reach_api_responses(repo: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from orchestra_local.api.app import PREFIX, ApiSettings, create_app
+    from orchestra_local.settings import resolve_settings
+    from orchestra_local.workspace import Workspace
+
+    (repo / "py").mkdir()
+    (repo / "py" / "leak.py").write_text(LEAKY_SCRIPT)
+    env_file = tmp_path / "test.env"
+    env_file.write_text(f"SOURCE_PASSWORD={ENV_SECRET}\n")
+    (repo / "connections.yml").write_text(dedent(f"""
+        connections:
+          warehouse_12345:
+            integration: POSTGRES
+            fields: {{password: {CONNECTION_SECRET}}}
+        """))
+    (repo / "orchestra" / "leaky.yml").write_text(dedent("""
+        version: v1
+        name: leaky
+        inputs:
+          fail: {type: string, default: fail}
+        pipeline:
+          g:
+            tasks:
+              leak:
+                integration: PYTHON
+                integration_job: PYTHON_EXECUTE_SCRIPT
+                connection: warehouse_12345
+                parameters: {project_dir: py, command: "python leak.py ${{ inputs.fail }}", set_outputs: true}
+        """))
+    settings = resolve_settings(repo / "orchestra", repo_root=repo)
+    workspace = Workspace.load(repo, env_file=env_file)
+    app = create_app(ApiSettings(runner=settings, token="api-token-1234"), workspace)
+    headers = {"Authorization": "Bearer api-token-1234"}
+    with TestClient(app) as client:
+        run_id = client.post(f"{PREFIX}/pipelines/leaky/start", headers=headers).json()["pipelineRunId"]
+        app.state.service.wait(run_id, timeout=60)
+        responses = [client.get(f"{PREFIX}/pipeline_runs/{run_id}/status", headers=headers),
+                     client.get(f"{PREFIX}/pipeline_runs/{run_id}/task_runs", headers=headers),
+                     client.get(f"{PREFIX}/task_runs", headers=headers),
+                     client.get(f"{PREFIX}/operations", headers=headers),
+                     client.get(f"{PREFIX}/pipelines", headers=headers)]
+        task_run = responses[1].json()["results"][0]
+        assert task_run["status"] == "FAILED" and "***" in task_run["message"]
+        logs = client.get(f"{PREFIX}/pipeline_runs/{run_id}/task_runs/{task_run['id']}/logs", headers=headers).json()
+        responses += [client.get(f"{PREFIX}/pipeline_runs/{run_id}/task_runs/{task_run['id']}/logs/download",
+                                 params={"filename": name}, headers=headers) for name in logs["filenames"]]
+    assert all(r.status_code == 200 for r in responses)
+    body = "".join(r.text for r in responses)
+    assert "stdout leak *** ***" in body
+    for secret in (ENV_SECRET, CONNECTION_SECRET):
+        assert secret not in body
