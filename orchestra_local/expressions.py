@@ -14,19 +14,19 @@ Substitution is raw text (our rendering rules live in :func:`render`). The one e
 from __future__ import annotations
 
 import ast
-import calendar
 import json
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 import simpleeval
 
 from orchestra_local.errors import ExpressionError
+from orchestra_local.expression_functions import FUNCTIONS
 from orchestra_local.spec.statuses import TaskRunStatus
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -174,57 +174,6 @@ class Scope:
     run_state: RunState | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     outputs: Mapping[str, Any] | None = None
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    raise TypeError(f"expected a date or an ISO 8601 string, got {type(value).__name__}")
-
-
-def _same_kind(original: Any, result: datetime) -> Any:
-    if isinstance(original, str):
-        is_date_only = len(original.strip()) == 10
-        return result.date().isoformat() if is_date_only else result.isoformat()
-    if isinstance(original, date) and not isinstance(original, datetime):
-        return result.date()
-    return result
-
-
-def format_date(value: Any, fmt: str, tz: str | None = None) -> str:
-    """``format_date(date, fmt[, tz])``: strftime ``fmt`` of a date or ISO string, in zone ``tz``."""
-    moment = _as_datetime(value)
-    if tz:
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(ZoneInfo(tz))
-    return moment.strftime(fmt)
-
-
-def add_days(value: Any, days: int) -> Any:
-    """``add_days(date, n)``: the date ``n`` days later (same kind as the input)."""
-    return _same_kind(value, _as_datetime(value) + timedelta(days=int(days)))
-
-
-def add_months(value: Any, months: int) -> Any:
-    """``add_months(date, n)``: ``n`` calendar months later, the day clamped to the month's end."""
-    moment = _as_datetime(value)
-    index = moment.month - 1 + int(months)
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return _same_kind(value, moment.replace(year=year, month=month, day=day))
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "format_date": format_date,
-    "add_days": add_days,
-    "add_months": add_months,
-    "len": len,
-    "int": int,
-    "str": str,
-}
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
