@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-
 from tpch_source.build import build_source
 
 PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"

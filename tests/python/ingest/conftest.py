@@ -16,7 +16,6 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-
 from tpch_source.build import build_source
 
 TPCH_SCALE_FACTOR = 0.01

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Generator, Iterator
 
 import pytest
-
 from ingest.background import BackgroundConsumer, iterate_in_background
 
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-
 from ingest.conversion import BatchConverter, cast_array
 from ingest.errors import ConversionError
 
@@ -37,6 +36,21 @@ CASTS = [
     ),
     pytest.param(
         pa.int64(), pa.bool_(), [1, 0, None], [True, False, None], id="sqlite-int-to-bool",
+    ),
+    pytest.param(
+        pa.binary(), pa.string(), [b"abc", "Ünïcode ✓".encode(), None],
+        ["abc", "Ünïcode ✓", None], id="sqlite-bytes-to-text",
+    ),
+    pytest.param(
+        pa.binary(), pa.date32(), [b"1996-03-13"], [dt.date(1996, 3, 13)],
+        id="sqlite-bytes-to-date",
+    ),
+    pytest.param(
+        pa.binary(), pa.time64("us"), [b"23:59:59"], [dt.time(23, 59, 59)],
+        id="sqlite-bytes-to-time",
+    ),
+    pytest.param(
+        pa.binary(), pa.binary(), [b"\x00\xff"], [b"\x00\xff"], id="blob-stays-binary",
     ),
     pytest.param(
         pa.timestamp("us", tz="UTC"), pa.timestamp("us", tz="UTC"),
@@ -76,6 +90,7 @@ def test_batch_converter_keeps_columns_in_order() -> None:
     [
         pytest.param(pa.string(), pa.date32(), "not-a-date", "'not-a-date'", id="bad-date"),
         pytest.param(pa.int64(), pa.int64(), "abc", "'abc'", id="text-in-integer-column"),
+        pytest.param(pa.binary(), pa.string(), b"\xff\xfe", "Invalid UTF8", id="bad-utf8"),
         pytest.param(
             pa.float64(), pa.decimal128(38, 9), 1e40, "decimal128(38, 9)", id="decimal-overflow"
         ),

@@ -12,12 +12,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import make_url
-
 from ingest.errors import TableNotFoundError
 from ingest.sources import CursorFilter
 from ingest.sources.sql import SqlSource
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
 
 WHEN = dt.datetime(2024, 5, 1, 12, 30, 15, 250000)
 ROW = {

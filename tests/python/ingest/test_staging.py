@@ -9,7 +9,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from ingest.staging import STAGING_PREFIX, ParquetStager, StagingArea
 
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string())])

@@ -7,10 +7,9 @@ import logging
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from ingest.type_mapping import UNBOUNDED_DECIMAL, ColumnType, column_type
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
-
-from ingest.type_mapping import UNBOUNDED_DECIMAL, ColumnType, column_type
 
 TEXT = ColumnType(pa.string(), read_as_text=True)
 

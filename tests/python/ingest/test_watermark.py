@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-
 from ingest.watermark import (
     batch_maximum,
     cursor_value_json,

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 PAYMENTS = 5_000
 
 
-def create_payments(db: SourceDatabase, last_amount: float) -> None:
-    """A ``payments`` table whose unbounded NUMERIC becomes decimal128(38, 9) in Arrow; the last
-    row's amount decides whether the whole table converts."""
+def create_payments(db: SourceDatabase) -> None:
+    """A ``payments`` table whose unbounded NUMERIC column becomes decimal128(38, 9) in Arrow."""
     engine = sa.create_engine(db.url, poolclass=sa.NullPool)
     table = sa.Table(
         "payments",
@@ -30,11 +29,9 @@ def create_payments(db: SourceDatabase, last_amount: float) -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("amount", sa.Numeric),
     )
-    rows = [{"id": i, "amount": 1.5} for i in range(1, PAYMENTS)]
-    rows.append({"id": PAYMENTS, "amount": last_amount})
+    rows = [{"id": i, "amount": 1.5} for i in range(1, PAYMENTS + 1)]
     try:
         with engine.begin() as connection:
-            table.drop(connection, checkfirst=True)
             table.create(connection)
             connection.execute(table.insert(), rows)
     finally:
@@ -54,11 +51,14 @@ def assert_single_error(run: Any, *fragments: str) -> None:
 def test_value_that_fails_conversion_midway_leaves_target_unchanged(
     source_db: SourceDatabase,
 ) -> None:
-    create_payments(source_db, last_amount=2.5)
+    create_payments(source_db)
     assert source_db.ingest("--table", "payments").returncode == 0
     before = source_db.rows("raw.payments")
-    source_db.execute(f"UPDATE {source_db.table('payments')} SET amount = 7 WHERE id < 100")
-    create_payments(source_db, last_amount=1e40)  # 41 digits: no decimal128(38, 9) holds it
+    payments = source_db.table("payments")
+    source_db.execute(
+        f"UPDATE {payments} SET amount = 7 WHERE id < 100",
+        f"UPDATE {payments} SET amount = 1e40 WHERE id = {PAYMENTS}",  # no decimal128(38, 9) fits
+    )
 
     run = source_db.ingest("--table", "payments", "--batch-size", "500")
 
@@ -92,13 +92,55 @@ def test_sigkill_mid_load_leaves_target_unchanged(source_db: SourceDatabase) -> 
     assert source_db.staging_leftovers() == []
 
 
+def test_sigterm_mid_load_cleans_up_and_exits_130(
+    sqlite_db: SourceDatabase, tmp_path: Path
+) -> None:
+    """Orchestra stops tasks with SIGTERM: the worker rolls back, removes its staging, exits."""
+    assert sqlite_db.ingest("--table", "lineitem").returncode == 0
+    before = sqlite_db.rows("raw.lineitem")
+    sqlite_db.execute("UPDATE lineitem SET l_comment = 'changed'")
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = sqlite_db.start_ingest(
+            "--table", "lineitem", "--batch-size", "100", stdout=subprocess.PIPE, stderr=stderr
+        )
+        try:
+            wait_for_staged_bytes(sqlite_db.warehouse.parent, timeout=60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 130, log.read_text()
+    assert stdout == ""
+    assert log.read_text().strip().splitlines()[-1] == "Error: interrupted"
+    assert sqlite_db.staging_leftovers() == []
+    assert sqlite_db.rows("raw.lineitem") == before
+
+
+def test_missing_sqlite_source_file_is_not_created(run_worker: Any, tmp_path: Path) -> None:
+    source = tmp_path / "nowhere" / "source.sqlite"
+    env = {
+        "SOURCE_DATABASE_URL": f"sqlite:///{source}",
+        "WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+    }
+
+    run = run_worker("ingest", "--source", "sql", "--table", "orders", env=env)
+
+    assert_single_error(run, f"SQLite file {source} does not exist")
+    assert not source.parent.exists()
+
+
 def wait_for_staged_bytes(parent: Path, timeout: float) -> int:
     """Wait until a worker's staging file under ``parent`` holds data; return its size."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        sizes = [f.stat().st_size for f in parent.glob(".ingest-staging-*/*.parquet")]
-        if sizes and max(sizes) > 64 * 1024:
-            return max(sizes)
+        for staged in parent.glob(".ingest-staging-*/*.parquet"):
+            try:
+                size = staged.stat().st_size
+            except FileNotFoundError:  # the worker finished and removed it
+                continue
+            if size > 64 * 1024:
+                return size
         time.sleep(0.01)
     raise AssertionError("the worker never wrote its staging file")
 

@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable, Mapping
 
 import pytest
-
 from worker_kit.cli import add_common_flags, run_cli
 from worker_kit.errors import ConfigError, TransientError, UsageError, WorkerError
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from worker_kit.connection import describe_url, mask_secrets, url_from_env
 from worker_kit.errors import ConfigError
 

@@ -1,0 +1,77 @@
+"""The validated parameters of one ingestion run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.destinations import STATE_TABLE, DestinationOptions, WriteDisposition
+from ingest.errors import UsageError
+from ingest.sources import SourceOptions
+
+DEFAULT_BATCH_SIZE = 50_000
+DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything one invocation needs, checked for consistency on construction.
+
+    Attributes:
+        source: Registered source name, e.g. ``sql``.
+        table: Source table name.
+        source_options: Source connection settings.
+        destination: Registered destination name, e.g. ``duckdb``.
+        destination_options: Destination settings.
+        destination_schema: Destination schema, e.g. ``raw``.
+        destination_table: Destination table name.
+        write_disposition: replace, append or merge.
+        primary_key: Merge key given on the command line; None to use the source's declared key.
+        incremental_cursor: Cursor column for incremental loads; None for full loads.
+        initial_value: Text form of the lower bound used when no watermark is stored yet.
+        batch_size: Rows per batch read from the source; bounds memory.
+
+    Raises:
+        UsageError: If the parameters contradict each other or are out of range.
+    """
+
+    source: str
+    table: str
+    source_options: SourceOptions
+    destination: str
+    destination_options: DestinationOptions
+    destination_schema: str
+    destination_table: str
+    write_disposition: WriteDisposition = WriteDisposition.MERGE
+    primary_key: tuple[str, ...] | None = None
+    incremental_cursor: str | None = None
+    initial_value: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        for option, value in (
+            ("--table", self.table),
+            ("--destination-schema", self.destination_schema),
+            ("--destination-table", self.destination_table),
+        ):
+            if not value.strip():
+                raise UsageError(f"{option} must not be empty")
+        if self.destination_table == STATE_TABLE:
+            raise UsageError(f"{STATE_TABLE} is reserved for the worker's incremental state")
+        if self.batch_size <= 0:
+            raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.destination_options.lock_timeout < 0:
+            raise UsageError("--lock-timeout must not be negative")
+        if self.primary_key is not None:
+            if self.write_disposition is not WriteDisposition.MERGE:
+                raise UsageError("--primary-key applies to --write-disposition merge only")
+            if not self.primary_key or not all(self.primary_key):
+                raise UsageError("--primary-key needs one or more comma-separated column names")
+        if self.initial_value is not None and self.incremental_cursor is None:
+            raise UsageError("--initial-value needs --incremental-cursor")
+        if self.incremental_cursor is not None and (
+            self.write_disposition is WriteDisposition.REPLACE
+        ):
+            raise UsageError(
+                "--incremental-cursor cannot be combined with --write-disposition replace "
+                "(a replace always reloads the whole table)"
+            )

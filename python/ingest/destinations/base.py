@@ -1,0 +1,109 @@
+"""The protocol every destination implements: read incremental state, apply one staged load.
+
+A destination receives a complete staging file (Parquet) and applies it in one transaction:
+the table changes and the incremental watermark is stored together, or nothing changes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ingest.watermark import CursorValue
+
+# Column the worker adds to every destination table: when the row was last inserted or changed.
+LOADED_AT_COLUMN = "_loaded_at"
+# Table in each destination schema holding the watermark of every incremental table.
+STATE_TABLE = "_ingest_state"
+
+
+class WriteDisposition(enum.StrEnum):
+    """How staged rows are written into the destination table."""
+
+    REPLACE = "replace"  # the table becomes exactly the staged rows
+    APPEND = "append"  # staged rows are inserted; existing rows stay
+    MERGE = "merge"  # rows are upserted on the primary key; unchanged rows are not touched
+
+
+@dataclass(frozen=True)
+class IncrementalState:
+    """The watermark stored for one destination table.
+
+    Attributes:
+        cursor_column: The cursor column the watermark belongs to.
+        watermark: Text form of the largest cursor value loaded (see :mod:`ingest.watermark`);
+            None if the loads so far read no row with a cursor value.
+    """
+
+    cursor_column: str
+    watermark: str | None
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """One staged load to apply.
+
+    Attributes:
+        schema: Destination schema, e.g. ``raw``.
+        table: Destination table name.
+        staging_file: Parquet file holding every staged row.
+        write_disposition: How to write the rows.
+        primary_key: Key columns; required for merge.
+        primary_key_unique: True when the source guarantees one row per key (a declared,
+            enforced primary key); merge then skips its duplicate-key check.
+        cursor_column: Cursor column of an incremental load, else None.
+        lower_bound: Inclusive lower bound the source was read with, else None. For append,
+            staged rows at exactly this value that the table already holds are not inserted
+            again.
+        watermark: Watermark to store with the data (incremental loads only).
+    """
+
+    schema: str
+    table: str
+    staging_file: Path
+    write_disposition: WriteDisposition
+    primary_key: tuple[str, ...] = ()
+    primary_key_unique: bool = False
+    cursor_column: str | None = None
+    lower_bound: CursorValue | None = None
+    watermark: CursorValue | None = None
+
+
+class Destination(Protocol):
+    """A warehouse rows are loaded into. Implementations live in ``ingest/destinations/``."""
+
+    def describe_table(self, schema: str, table: str) -> str:
+        """How the destination names a table in messages and summaries, e.g. ``raw.orders``."""
+        ...
+
+    def staging_parent(self) -> Path:
+        """Directory in which workers create their private staging directories."""
+        ...
+
+    def read_state(self, schema: str, table: str) -> IncrementalState | None:
+        """The stored watermark of a table, or None when it has none.
+
+        Raises:
+            DestinationLockedError: If the destination stayed locked past the lock timeout.
+            DestinationError: If the destination cannot be read.
+        """
+        ...
+
+    def load(self, request: LoadRequest) -> int:
+        """Apply a staged load in one transaction.
+
+        Args:
+            request: What to load and how.
+
+        Returns:
+            Rows inserted or updated (0 when a merge found nothing changed).
+
+        Raises:
+            SchemaConflictError: If a staged column's type differs from the table's.
+            PrimaryKeyError: If a merge key column holds NULL.
+            DestinationLockedError: If the destination stayed locked past the lock timeout.
+            DestinationError: If the destination rejects the load; nothing was changed.
+        """
+        ...
