@@ -1,0 +1,210 @@
+r"""Ingestion throughput: TPC-H lineitem from SQLite and PostgreSQL into DuckDB.
+
+For each source, runs in turn (each in its own subprocess, repeated, interleaved):
+  floor   a bare fetchmany loop over the same driver (ingest_contenders.py floor)
+  worker  our worker, exactly as Orchestra runs it: python -m ingest in python/
+  dlt     dlt's sql_database source, pyarrow backend, into a fresh DuckDB file
+and reports wall time (interpreter start to exit), rows/s and the child's peak RSS
+(ru_maxrss from os.wait4). Every load goes into a fresh warehouse with write disposition
+replace and must land exactly the source's row count.
+
+Sources are generated once with python -m tpch_source and cached under the work directory
+(SQLite file) and in PostgreSQL (schema bench_tpch_sf<SF>).
+
+examples:
+  .venv/bin/python benchmarks/ingest_throughput.py                      # SF 1, 3 runs each
+  .venv/bin/python benchmarks/ingest_throughput.py --scale-factor 0.1 --repeat 1 \
+      --sources sqlite --output /tmp/quick.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from benchmark_report import Measurement, machine_description, render_report
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON_DIR = REPO / "python"
+CONTENDERS_SCRIPT = Path(__file__).resolve().parent / "ingest_contenders.py"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+URL_VARIABLE = "BENCH_SOURCE_URL"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A generated TPC-H source."""
+
+    name: str
+    url: str
+    schema: str | None
+
+
+def prepare_sources(
+    names: Sequence[str], scale_factor: float, work_dir: Path, postgres_url: str
+) -> list[Source]:
+    """Generate (or reuse) the TPC-H sources with ``python -m tpch_source``.
+
+    Raises:
+        SystemExit: If generation fails.
+    """
+    slug = f"{scale_factor:g}".replace(".", "_")
+    sources = []
+    for name in names:
+        if name == "sqlite":
+            source = Source(name, f"sqlite:///{work_dir / f'tpch_sf{slug}.sqlite'}", None)
+        else:
+            source = Source(name, postgres_url, f"bench_tpch_sf{slug}")
+        schema = ["--schema", source.schema] if source.schema else []
+        command = [sys.executable, "-m", "tpch_source", "--scale-factor", f"{scale_factor:g}",
+                   "--url-env", URL_VARIABLE, *schema]  # fmt: skip
+        print(f"preparing {name} source (TPC-H SF {scale_factor:g}) ...", file=sys.stderr)
+        env = {**os.environ, URL_VARIABLE: source.url}
+        done = subprocess.run(
+            command, cwd=PYTHON_DIR, env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"Error: generating the {name} source failed: {done.stderr.strip()}")
+        sources.append(source)
+    return sources
+
+
+def count_rows(source: Source, table: str) -> int:
+    """Rows of the table in the source."""
+    engine = sa.create_engine(source.url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(sa.table(table, schema=source.schema))
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def contender_command(contender: str, source: Source, table: str, warehouse: Path) -> list[str]:
+    """The command line of one contender."""
+    schema = ["--schema", source.schema] if source.schema else []
+    if contender == "worker":
+        return [sys.executable, "-m", "ingest", "--source", "sql", *schema, "--table", table,
+                "--write-disposition", "replace", "--quiet"]  # fmt: skip
+    extra = ["--warehouse", str(warehouse)] if contender == "dlt" else []
+    return [sys.executable, str(CONTENDERS_SCRIPT), contender, "--url-env", URL_VARIABLE,
+            *schema, "--table", table, *extra]  # fmt: skip
+
+
+def rows_landed(contender: str, stdout: str) -> int:
+    """Rows the contender reports: the worker's rows_written, the others' rows."""
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    return int(summary["rows_written" if contender == "worker" else "rows"])
+
+
+def measure(contender: str, source: Source, table: str, run_dir: Path) -> Measurement:
+    """Run one contender once in a fresh directory; wall time and peak RSS of the child."""
+    warehouse = run_dir / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        URL_VARIABLE: source.url,
+        "SOURCE_DATABASE_URL": source.url,
+        "WAREHOUSE_DUCKDB_PATH": str(warehouse),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+    }
+    stdout_path, stderr_path = run_dir / "stdout.txt", run_dir / "stderr.txt"
+    with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            contender_command(contender, source, table, warehouse),
+            cwd=PYTHON_DIR, env=env, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
+    if process.returncode != 0:
+        error = stderr_path.read_text().strip().splitlines()[-1:] or ["no output"]
+        return Measurement(source.name, contender, seconds, 0, peak_rss, error[0])
+    return Measurement(
+        source.name, contender, seconds, rows_landed(contender, stdout_path.read_text()), peak_rss
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's command-line parser; the module docstring is its epilog."""
+    parser = argparse.ArgumentParser(
+        description="Measure ingestion throughput of the worker against dlt and a bare fetch.",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scale-factor", type=float, default=1.0, help="TPC-H SF (default: 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender (default: 3)")
+    parser.add_argument("--table", default="lineitem", help="table to load (default: lineitem)")
+    parser.add_argument("--sources", default="sqlite,postgres", help="default: sqlite,postgres")
+    parser.add_argument(
+        "--contenders", default="floor,worker,dlt", help="default: floor,worker,dlt"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=REPO / ".orchestra_local" / "bench",
+        help="cache of generated sources and scratch space (default: .orchestra_local/bench)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--postgres-url-env", default="TEST_POSTGRES_URL", metavar="VAR",
+        help=f"variable holding the PostgreSQL URL (default: TEST_POSTGRES_URL, "
+        f"else {DEFAULT_POSTGRES_URL})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).resolve().parent / "results"
+        / "ingest_throughput.md", help="Markdown report (default: benchmarks/results/...)",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write the report; exit 1 if any load failed."""
+    args = build_parser().parse_args(argv)
+    postgres_url = os.environ.get(args.postgres_url_env) or DEFAULT_POSTGRES_URL
+    contenders = args.contenders.split(",")
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()[0]
+    sources = prepare_sources(
+        args.sources.split(","), args.scale_factor, args.work_dir, postgres_url
+    )
+    measurements: list[Measurement] = []
+    expected: dict[str, int] = {}
+    for source in sources:
+        expected[source.name] = count_rows(source, args.table)
+        for run in range(1, args.repeat + 1):
+            for contender in contenders:
+                run_dir = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="run-"))
+                try:
+                    result = measure(contender, source, args.table, run_dir)
+                finally:
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                if result.error is None and result.rows != expected[source.name]:
+                    result = result.failed(f"landed {result.rows:,} rows, expected "
+                                           f"{expected[source.name]:,}")  # fmt: skip
+                measurements.append(result)
+                print(
+                    f"{source.name:8} {contender:7} run {run}: {result.describe()}", file=sys.stderr
+                )
+    machine = [
+        *machine_description(postgres_url),
+        f"- Load average (1 min) at start / end: {load_at_start:.2f} / {os.getloadavg()[0]:.2f} "
+        "(other processes on the machine add noise)",
+    ]
+    report = render_report(measurements, machine, args.table, args.scale_factor, expected)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+    print(f"report written to {args.output}", file=sys.stderr)
+    return 1 if any(m.error for m in measurements) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
