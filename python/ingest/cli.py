@@ -30,12 +30,12 @@ from collections.abc import Mapping, Sequence
 
 from worker_kit.cli import add_common_flags, run_cli
 
-from ingest.config import DEFAULT_BATCH_SIZE, DEFAULT_LOCK_TIMEOUT_SECONDS, IngestConfig
-from ingest.destinations import DESTINATIONS, DestinationOptions, WriteDisposition
+from ingest.config import DEFAULT_BATCH_SIZE, IngestConfig
+from ingest.destinations import DESTINATIONS, WriteDisposition
+from ingest.kinds import add_kind_options, options_of
 from ingest.pipeline import run_ingest
-from ingest.sources import SOURCES, SourceOptions
+from ingest.sources import SOURCES
 
-DEFAULT_SOURCE_URL_ENV = "SOURCE_DATABASE_URL"
 DEFAULT_DESTINATION_SCHEMA = "raw"
 
 
@@ -43,13 +43,6 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more seconds, got {text}")
     return value
 
 
@@ -74,15 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = parser.add_argument_group("source")
     source.add_argument("--source", required=True, choices=sorted(SOURCES), help="source kind")
-    source.add_argument("--table", required=True, help="source table to ingest")
-    source.add_argument("--schema", help="source schema (default: the connection's default)")
-    source.add_argument(
-        "--source-url-env",
-        default=DEFAULT_SOURCE_URL_ENV,
-        metavar="VAR",
-        help="NAME of the environment variable holding the source's SQLAlchemy URL "
-        f"(default: {DEFAULT_SOURCE_URL_ENV})",
-    )
+    source.add_argument("--table", "--object", dest="table", required=True,
+                        help="source table (or object, e.g. a Salesforce sObject) to ingest")
     target = parser.add_argument_group("destination")
     target.add_argument(
         "--destination",
@@ -130,13 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BATCH_SIZE,
         help=f"rows per batch read from the source (default: {DEFAULT_BATCH_SIZE:,})",
     )
-    load.add_argument(
-        "--lock-timeout",
-        type=_seconds,
-        default=DEFAULT_LOCK_TIMEOUT_SECONDS,
-        metavar="SECONDS",
-        help="how long to wait in total while another worker holds the warehouse "
-        f"(default: {DEFAULT_LOCK_TIMEOUT_SECONDS:g})",
+    parser.set_defaults(
+        source_dests=add_kind_options(parser, "source", SOURCES),
+        destination_dests=add_kind_options(parser, "destination", DESTINATIONS),
     )
     add_common_flags(parser)
     return parser
@@ -157,9 +139,9 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
     return IngestConfig(
         source=args.source,
         table=args.table,
-        source_options=SourceOptions(url_env=args.source_url_env, schema=args.schema),
+        source_options=options_of(args, args.source_dests[args.source]),
         destination=args.destination,
-        destination_options=DestinationOptions(lock_timeout=args.lock_timeout),
+        destination_options=options_of(args, args.destination_dests[args.destination]),
         destination_schema=args.destination_schema,
         destination_table=args.destination_table or args.table,
         write_disposition=args.write_disposition,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ingest.destinations import STATE_TABLE, DestinationOptions, WriteDisposition
+from ingest.destinations import STATE_TABLE, WriteDisposition
 from ingest.errors import UsageError
-from ingest.sources import SourceOptions
 
 DEFAULT_BATCH_SIZE = 50_000
-DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,9 @@ class IngestConfig:
     Attributes:
         source: Registered source name, e.g. ``sql``.
         table: Source table name.
-        source_options: Source connection settings.
+        source_options: The source kind's option values, by ``dest`` (see :mod:`ingest.kinds`).
         destination: Registered destination name, e.g. ``duckdb``.
-        destination_options: Destination settings.
+        destination_options: The destination kind's option values, by ``dest``.
         destination_schema: Destination schema, e.g. ``raw``.
         destination_table: Destination table name.
         write_disposition: replace, append or merge.
@@ -36,9 +36,9 @@ class IngestConfig:
 
     source: str
     table: str
-    source_options: SourceOptions
+    source_options: Mapping[str, Any]
     destination: str
-    destination_options: DestinationOptions
+    destination_options: Mapping[str, Any]
     destination_schema: str
     destination_table: str
     write_disposition: WriteDisposition = WriteDisposition.MERGE
@@ -59,8 +59,6 @@ class IngestConfig:
             raise UsageError(f"{STATE_TABLE} is reserved for the worker's incremental state")
         if self.batch_size <= 0:
             raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
-        if self.destination_options.lock_timeout < 0:
-            raise UsageError("--lock-timeout must not be negative")
         if self.primary_key is not None:
             if self.write_disposition is not WriteDisposition.MERGE:
                 raise UsageError("--primary-key applies to --write-disposition merge only")

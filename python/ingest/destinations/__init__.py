@@ -2,15 +2,16 @@
 
 Each destination implements :class:`~ingest.destinations.base.Destination`.
 To add a destination, write ``ingest/destinations/<name>.py`` with a class implementing the
-protocol and register a factory in :data:`DESTINATIONS`.
+protocol and register a :class:`~ingest.kinds.Kind` (its CLI options and a factory) in
+:data:`DESTINATIONS`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ingest.destinations.base import (
     LOADED_AT_COLUMN,
@@ -21,13 +22,14 @@ from ingest.destinations.base import (
     WriteDisposition,
 )
 from ingest.destinations.duckdb import DuckDBDestination
+from ingest.errors import UsageError
+from ingest.kinds import Kind, OptionGroup, seconds
 
 __all__ = [
     "DESTINATIONS",
     "LOADED_AT_COLUMN",
     "STATE_TABLE",
     "Destination",
-    "DestinationOptions",
     "IncrementalState",
     "LoadRequest",
     "WriteDisposition",
@@ -40,15 +42,7 @@ MEMORY_LIMIT_ENV = "WAREHOUSE_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "512MB"
 
 
-@dataclass(frozen=True)
-class DestinationOptions:
-    """Settings shared by the destinations.
-
-    Attributes:
-        lock_timeout: Seconds to wait in total for a destination locked by another process.
-    """
-
-    lock_timeout: float
+DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
 
 
 def default_warehouse_path() -> Path:
@@ -60,26 +54,38 @@ def default_warehouse_path() -> Path:
     return Path(__file__).resolve().parents[3] / ".orchestra_local" / "warehouse.duckdb"
 
 
-def _duckdb(options: DestinationOptions, environ: Mapping[str, str]) -> Destination:
+def _duckdb_options(group: OptionGroup) -> None:
+    group.add(
+        "--lock-timeout",
+        type=seconds,
+        default=DEFAULT_LOCK_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait in total while another worker holds the warehouse file "
+        f"(default: {DEFAULT_LOCK_TIMEOUT_SECONDS:g}); the file is {WAREHOUSE_PATH_ENV} "
+        "(default <repo>/.orchestra_local/warehouse.duckdb)",
+    )
+
+
+def _duckdb(options: Mapping[str, Any], environ: Mapping[str, str]) -> Destination:
+    if options["lock_timeout"] < 0:
+        raise UsageError("--lock-timeout must not be negative")
     raw_path = environ.get(WAREHOUSE_PATH_ENV, "").strip()
     path = Path(raw_path).expanduser() if raw_path else default_warehouse_path()
     memory_limit = environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
-    return DuckDBDestination(path.resolve(), options.lock_timeout, memory_limit)
+    return DuckDBDestination(path.resolve(), options["lock_timeout"], memory_limit)
 
 
-DESTINATIONS: Mapping[str, Callable[[DestinationOptions, Mapping[str, str]], Destination]] = {
-    "duckdb": _duckdb
+DESTINATIONS: Mapping[str, Kind[Destination]] = {
+    "duckdb": Kind("duckdb", "a DuckDB file (the local warehouse)", _duckdb, _duckdb_options),
 }
 
 
-def open_destination(
-    name: str, options: DestinationOptions, environ: Mapping[str, str] | None = None
-) -> Destination:
+def open_destination(name: str, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Destination:
     """Create the destination called ``name``.
 
     Args:
         name: A key of :data:`DESTINATIONS`, e.g. ``duckdb``.
-        options: Shared settings.
+        options: The kind's option values, by ``dest`` (see :mod:`ingest.kinds`).
         environ: Environment to read settings from; defaults to ``os.environ``.
             ``duckdb`` reads ``WAREHOUSE_DUCKDB_PATH`` (default
             ``<repo root>/.orchestra_local/warehouse.duckdb``) and
@@ -90,5 +96,6 @@ def open_destination(
 
     Raises:
         KeyError: If ``name`` is not a registered destination (the CLI restricts the choices).
+        UsageError: If an option value is invalid.
     """
-    return DESTINATIONS[name](options, os.environ if environ is None else environ)
+    return DESTINATIONS[name].open(options, os.environ if environ is None else environ)

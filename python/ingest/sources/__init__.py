@@ -1,51 +1,54 @@
 """Sources the worker can ingest from, one module each, behind :class:`~ingest.sources.base.Source`.
 
 To add a source, write ``ingest/sources/<name>.py`` with a class implementing the protocol and
-register a factory in :data:`SOURCES`.
+register a :class:`~ingest.kinds.Kind` (its CLI options and a factory) in :data:`SOURCES`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 from worker_kit.connection import url_from_env
 
+from ingest.kinds import Kind, OptionGroup
 from ingest.sources.base import CursorFilter, Source, SourceTable
 from ingest.sources.sql import SqlSource
 
-__all__ = ["SOURCES", "CursorFilter", "Source", "SourceOptions", "SourceTable", "open_source"]
+__all__ = ["SOURCES", "CursorFilter", "Source", "SourceTable", "open_source"]
 
 
-@dataclass(frozen=True)
-class SourceOptions:
-    """Connection settings shared by the sources.
-
-    Attributes:
-        url_env: Name of the environment variable holding the source's URL.
-        schema: Schema (or namespace) of the source tables; None for the default.
-    """
-
-    url_env: str
-    schema: str | None = None
+DEFAULT_SOURCE_URL_ENV = "SOURCE_DATABASE_URL"
 
 
-def _sql(options: SourceOptions, environ: Mapping[str, str]) -> Source:
-    return SqlSource(url_from_env(options.url_env, "the source database", environ), options.schema)
+def _sql_options(group: OptionGroup) -> None:
+    group.add("--schema", help="source schema (default: the connection's default)")
+    group.add(
+        "--source-url-env",
+        default=DEFAULT_SOURCE_URL_ENV,
+        metavar="VAR",
+        help="NAME of the environment variable holding the source's SQLAlchemy URL "
+        f"(default: {DEFAULT_SOURCE_URL_ENV})",
+    )
 
 
-SOURCES: Mapping[str, Callable[[SourceOptions, Mapping[str, str]], Source]] = {"sql": _sql}
+def _sql(options: Mapping[str, Any], environ: Mapping[str, str]) -> Source:
+    url = url_from_env(options["source_url_env"], "the source database", environ)
+    return SqlSource(url, options["schema"])
 
 
-def open_source(
-    name: str, options: SourceOptions, environ: Mapping[str, str] | None = None
-) -> Source:
+SOURCES: Mapping[str, Kind[Source]] = {
+    "sql": Kind("sql", "any SQLAlchemy database (SQLite, PostgreSQL, MySQL/MariaDB, ...)", _sql, _sql_options),
+}
+
+
+def open_source(name: str, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Source:
     """Create the source called ``name``.
 
     Args:
         name: A key of :data:`SOURCES`, e.g. ``sql``.
-        options: Connection settings.
+        options: The kind's option values, by ``dest`` (see :mod:`ingest.kinds`).
         environ: Environment to read secrets from; defaults to ``os.environ``.
 
     Returns:
@@ -55,4 +58,4 @@ def open_source(
         KeyError: If ``name`` is not a registered source (the CLI restricts the choices).
         ConfigError: If the source's environment variable is unset or invalid.
     """
-    return SOURCES[name](options, os.environ if environ is None else environ)
+    return SOURCES[name].open(options, os.environ if environ is None else environ)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.destinations import DestinationOptions, default_warehouse_path, open_destination
+from ingest.destinations import default_warehouse_path, open_destination
 from ingest.destinations.duckdb import DuckDBDestination
 
 REPO = Path(__file__).resolve().parents[3]
@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[3]
 def test_default_warehouse_is_in_the_runners_state_directory() -> None:
     assert default_warehouse_path() == REPO / ".orchestra_local" / "warehouse.duckdb"
 
-    destination = open_destination("duckdb", DestinationOptions(lock_timeout=5), environ={})
+    destination = open_destination("duckdb", {"lock_timeout": 5}, environ={})
 
     assert isinstance(destination, DuckDBDestination)
     assert destination.path == default_warehouse_path()
@@ -27,7 +27,7 @@ def test_environment_overrides_path_and_memory_limit(tmp_path: Path) -> None:
         "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "2GB",
     }
 
-    destination = open_destination("duckdb", DestinationOptions(lock_timeout=5), environ)
+    destination = open_destination("duckdb", {"lock_timeout": 5}, environ)
 
     assert isinstance(destination, DuckDBDestination)
     assert destination.path == tmp_path / "wh" / "w.duckdb"
