@@ -135,6 +135,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     if params.source == "INLINE":
         script = ctx.artifact_path(f"inline_attempt_{ctx.attempt}.py")
         script.write_text(params.code or "", encoding="utf-8")
+        ctx.add_artifact(script.name, script)
         argv = [sys.executable, str(script)]
     else:
         argv = ["/bin/sh", "-c", params.command or ""]

@@ -175,3 +175,32 @@ pipeline:
     decided = api.post(f"/task_runs/{task_run['id']}/approval", json={"approved": approved, "message": "by api"})
     assert decided.status_code == 200
     assert api.wait(run_id)["runStatus"] == ("SUCCEEDED" if approved else "FAILED")
+
+
+def test_artifacts_list_and_download(api, write_pipeline) -> None:
+    write_pipeline("inline", """
+version: v1
+name: inline
+pipeline:
+  g:
+    tasks:
+      t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {source: INLINE, code: "print('hi')"}}
+""")
+    run_id = api.post("/pipelines/inline/start").json()["pipelineRunId"]
+    assert api.wait(run_id)["runStatus"] == "SUCCEEDED"
+    task_run = api.get(f"/pipeline_runs/{run_id}/task_runs").json()["results"][0]
+    base = f"/pipeline_runs/{run_id}/task_runs/{task_run['id']}"
+    assert api.get(f"{base}/artifacts").json() == {"filenames": ["inline_attempt_1.py"]}
+    script = api.get(f"{base}/artifacts/download", params={"filename": "inline_attempt_1.py"})
+    assert script.status_code == 200 and script.text == "print('hi')"
+
+
+def test_an_internal_error_answers_500_without_a_traceback(api) -> None:
+    from sqlalchemy import text
+
+    with api.app.state.service.store.engine.begin() as connection:
+        connection.execute(text("drop table operations"))
+    response = api.get("/operations")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error"}
+    assert "Traceback" not in response.text and "operations" not in response.text
