@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from orchestra_local.errors import InvalidInputError, PipelineValidationError
-from orchestra_local.spec.yaml_source import parse_text, problems_from_validation
+from orchestra_local.errors import InvalidInputError
+from orchestra_local.spec.yaml_source import load_yaml_model
 
 
 class Connection(BaseModel):
@@ -102,16 +101,7 @@ def load_connections(path: Path) -> dict[str, Connection]:
         InvalidInputError: The file cannot be read.
         PipelineValidationError: It is not valid (located by line; values are never echoed).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the connections file ({exc.strerror})") from None
-    source, document = parse_text(text, str(path))
-    try:
-        parsed = _ConnectionsFile.model_validate(document)
-    except ValidationError as exc:
-        problems = problems_from_validation(exc, source, str(path))
-        raise PipelineValidationError([replace(p, input=None) for p in problems]) from None
+    parsed = load_yaml_model(path, _ConnectionsFile, "connections")
     return {
         name: Connection.model_validate({"name": name, "integration": entry.integration.upper(), "fields": entry.fields})
         for name, entry in parsed.connections.items()

@@ -26,12 +26,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from orchestra_local.errors import InvalidInputError, PipelineValidationError
-from orchestra_local.spec.yaml_source import parse_text, problems_from_validation
+from orchestra_local.errors import InvalidInputError
+from orchestra_local.spec.yaml_source import load_yaml_model
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|_URL$|_URI$|DSN|AUTH", re.I)
 
@@ -78,15 +78,7 @@ def load_environments(path: Path) -> dict[str, Environment]:
         InvalidInputError: The file cannot be read, or more than one environment is the default.
         PipelineValidationError: It is not valid (located by line).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the environments file ({exc.strerror})") from None
-    source, document = parse_text(text, str(path))
-    try:
-        parsed = _EnvironmentsFile.model_validate(document)
-    except ValidationError as exc:
-        raise PipelineValidationError(problems_from_validation(exc, source, str(path))) from None
+    parsed = load_yaml_model(path, _EnvironmentsFile, "environments")
     defaults = [name for name, env in parsed.environments.items() if env.default]
     if len(defaults) > 1:
         raise InvalidInputError(f"{path}: only one environment may be the default, found {', '.join(defaults)}")

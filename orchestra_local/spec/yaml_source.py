@@ -8,7 +8,9 @@ file, the YAML path and the line.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pydantic
 from pydantic.alias_generators import to_camel, to_snake
@@ -16,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from orchestra_local.errors import PipelineValidationError, Problem
+from orchestra_local.errors import InvalidInputError, PipelineValidationError, Problem
 from orchestra_local.spec.models import ENTRY_TAGS
 
 
@@ -159,3 +161,31 @@ def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[str, Any]]
                      type="dict_type", file=file, line=1)]
         )
     return source, to_plain(source)
+
+
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[ModelT], what: str) -> ModelT:
+    """Read a YAML configuration file into a pydantic model, with located problems.
+
+    Args:
+        path: The file.
+        model: Its model.
+        what: What the file is, for messages (e.g. "connections").
+
+    Raises:
+        InvalidInputError: The file cannot be read.
+        PipelineValidationError: It is not valid YAML or not valid for ``model``; problems carry
+            file, YAML path and line, never the offending values (config files hold secrets).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
+    source, document = parse_text(text, str(path))
+    try:
+        return model.model_validate(document)
+    except pydantic.ValidationError as exc:
+        problems = problems_from_validation(exc, source, str(path))
+        raise PipelineValidationError([replace(p, input=None) for p in problems]) from None
