@@ -251,6 +251,19 @@ def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, stat
 
 
 @main.command()
+@click.argument("pipeline_run_id")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | None) -> None:
+    """Cancel a run executed by another `orchestra-local run`, or clear one whose runner died."""
+    from orchestra_local.engine.stale import cancel_run
+
+    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
+    stdout.print(cancel_run(RunStore(settings.metadata_url), pipeline_run_id), highlight=False)
+
+
+@main.command()
 @click.argument("task_run_id")
 @click.option("--reject", is_flag=True, help="Reject instead of approving (the task fails).")
 @click.option("--message", help="Reason, recorded on the task run.")

@@ -136,6 +136,7 @@ class RunService:
             continue_downstream=bool(options.continue_downstream_run),
             retry_from_failed=self._latest_finished_run(pipeline.id) if options.retry_from_failed else None,
             triggered_by=[{"triggerType": "WEBHOOK"}],
+            runner_kind="api",
         )
         execution = prepare_run(loaded, request, settings=self.settings, store=self.store, masker=self.workspace.masker)
         if options.branch or options.commit:

@@ -7,6 +7,8 @@ request with 400 and creates no run.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +84,7 @@ class RunRequest:
         retry_from_failed: Id of an earlier run of this pipeline whose failed and skipped tasks
             run again, with its inputs; its succeeded tasks are reused.
         environment: Name of the selected environment, recorded on the run.
+        runner_kind: ``cli`` or ``api``: which kind of process executes the run (for ``cancel``).
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +96,7 @@ class RunRequest:
     continue_downstream: bool = False
     retry_from_failed: str | None = None
     environment: str | None = None
+    runner_kind: str = "cli"
 
 
 def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
@@ -198,7 +202,8 @@ def prepare_run(
         triggered_by=triggered_by,
         run_inputs=inputs,
         env_name=request.environment,
-        data={"plan": [entry.entry_id for entry in plan.entries]},
+        data={"plan": [entry.entry_id for entry in plan.entries],
+              "runner": {"pid": os.getpid(), "host": socket.gethostname(), "kind": request.runner_kind}},
     )
     execution = PipelineExecution(run, entries)
     for entry in entries:

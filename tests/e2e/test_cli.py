@@ -162,3 +162,21 @@ def test_a_crashed_runner_loses_no_finished_record(cli_path: str, repo: Path) ->
     assert statuses["slow"] == "RUNNING"  # what the runner knew when it died
     assert run["run_status"] == "RUNNING"
     os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the orphaned sleep of the killed runner
+    cleared = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert cleared.returncode == 0 and "marked CANCELLED" in cleared.stdout, cleared.stderr
+    run, task_runs = latest_run()
+    assert run["run_status"] == "CANCELLED"
+    assert {t["task_id"]: t["status"] for t in task_runs} == {"quick": "SUCCEEDED", "slow": "CANCELLED"}
+
+
+def test_cancel_from_another_terminal_stops_the_runner(cli_path: str, repo: Path) -> None:
+    pidfile = repo / "pid"
+    process = start_slow_run(cli_path, repo, pidfile)
+    run, _ = latest_run()
+    result = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "cancelled the run: CANCELLED" in result.stdout, result.stderr
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 1 and "CANCELLED" in output
+    assert not alive(int(pidfile.read_text()))
+    again = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already ended CANCELLED" in again.stderr
