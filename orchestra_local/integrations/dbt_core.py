@@ -7,7 +7,9 @@ from the connection). Every node result becomes an operation; any ``warn`` makes
 
 dbt's programmatic API is not safe to run twice at once in one process, so dbt tasks of a run
 take turns (``DBT_LOCK``) while Python tasks keep running beside them. A dbt command cannot be
-interrupted from another thread: cancellation and timeouts take effect between commands.
+stopped by killing a process; on cancellation or timeout the runner interrupts the queries dbt
+has open (``cancel_open_connections``, which dbt itself uses on Ctrl-C) every 100 ms until the
+command returns, so the remaining nodes end quickly as errors or skips.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ import shlex
 import shutil
 import sys
 import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -126,6 +127,37 @@ def _event_writer(log: TextIO, ctx: TaskContext) -> Any:
     return write
 
 
+class _Interrupter:
+    """Interrupts dbt's open queries, repeatedly, from another thread until the command ends."""
+
+    INTERVAL_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+
+    def request(self, reason: str) -> None:
+        """Start interrupting (first reason wins: ``cancelled`` or ``timed out``)."""
+        with self._lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+        threading.Thread(target=self._loop, name="dbt-interrupt", daemon=True).start()
+
+    def _loop(self) -> None:
+        from dbt.adapters.factory import FACTORY
+
+        while not self._finished.is_set():
+            for adapter in list(FACTORY.adapters.values()):
+                adapter.cancel_open_connections()
+            self._finished.wait(self.INTERVAL_SECONDS)
+
+    def finish(self) -> None:
+        """The command returned: stop interrupting."""
+        self._finished.set()
+
+
 def _release_adapters() -> None:
     """Close every connection dbt keeps open after an invocation.
 
@@ -176,8 +208,6 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     Raises:
         IntegrationError: When ``project_dir`` holds no ``dbt_project.yml``.
     """
-    from dbt.cli.main import dbtRunner  # imported on first use: dbt adds about a second to start-up
-
     project = ctx.resolve_project_dir(params.project_dir)
     if not (project / "dbt_project.yml").is_file():
         raise IntegrationError(f"project_dir '{params.project_dir}' holds no dbt_project.yml ({project})")
@@ -186,15 +216,47 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     steps = params.steps()
     target = ctx.state_dir / "dbt" / project.relative_to(ctx.repo_root).as_posix().replace("/", "__") / "target"
     dbt_logs = ctx.run_dir / "logs" / str(ctx.attempt) / "dbt"
+    interrupter = _Interrupter()
+    stop_listening = ctx.processes.on_cancel(lambda: interrupter.request("cancelled"))
+    timer = threading.Timer(ctx.timeout, lambda: interrupter.request("timed out")) if ctx.timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        env = _dbt_env(ctx, params, project, target, dbt_logs)
+        operations, failure = _run_steps(ctx, steps, project, target, env, stop=lambda: interrupter.reason is not None)
+    finally:
+        interrupter.finish()
+        stop_listening()
+        if timer is not None:
+            timer.cancel()
+    operations = _with_run_ids(ctx, operations)
+    counts = _count(operations)
+    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no nodes"
+    if interrupter.reason == "cancelled":
+        return TaskResult(TaskRunStatus.CANCELLED, f"cancelled; dbt's open queries were interrupted ({summary})",
+                          operations=operations)
+    if interrupter.reason == "timed out":
+        return TaskResult(TaskRunStatus.FAILED, f"timed out after {ctx.timeout:g} seconds; dbt's open queries were "
+                          f"interrupted ({summary})", operations=operations)
+    if failure is not None:
+        return TaskResult(TaskRunStatus.FAILED, f"{failure} ({summary})", operations=operations)
+    if counts.get(OperationStatus.WARNING.value):
+        return TaskResult(TaskRunStatus.WARNING, f"dbt finished with warnings ({summary})", operations=operations)
+    return TaskResult(TaskRunStatus.SUCCEEDED, f"dbt finished ({summary})", operations=operations)
+
+
+def _run_steps(
+    ctx: TaskContext, steps: list[str], project: Path, target: Path, env: dict[str, str], stop: Callable[[], bool]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Run the commands in order until one fails or ``stop()``; returns the operations and the failure."""
+    from dbt.cli.main import dbtRunner  # imported on first use: dbt adds about a second to start-up
+
     operations: list[dict[str, Any]] = []
     failure: str | None = None
-    started = time.monotonic()
-    with DBT_LOCK, _process_state(_dbt_env(ctx, params, project, target, dbt_logs), project):
+    with DBT_LOCK, _process_state(env, project):
         for index, step in enumerate(steps, start=1):
-            if ctx.cancelled:
-                return TaskResult(TaskRunStatus.CANCELLED, f"cancelled before '{step}'", operations=_with_run_ids(ctx, operations))
-            if ctx.timeout is not None and time.monotonic() - started > ctx.timeout:
-                failure = f"timed out after {ctx.timeout:g} seconds, before '{step}'"
+            if stop():
                 break
             for name in ARTIFACTS[:2]:  # never report a previous command's results as this one's
                 (target / name).unlink(missing_ok=True)
@@ -218,14 +280,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
                 reason = str(result.exception).strip().splitlines()[0] if result.exception else "a node failed"
                 failure = f"'{step}' failed: {reason}"
                 break
-    operations = _with_run_ids(ctx, operations)
-    counts = _count(operations)
-    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no nodes"
-    if failure is not None:
-        return TaskResult(TaskRunStatus.FAILED, f"{failure} ({summary})", operations=operations)
-    if counts.get(OperationStatus.WARNING.value):
-        return TaskResult(TaskRunStatus.WARNING, f"dbt finished with warnings ({summary})", operations=operations)
-    return TaskResult(TaskRunStatus.SUCCEEDED, f"dbt finished ({summary})", operations=operations)
+    return operations, failure
 
 
 def _count(operations: list[dict[str, Any]]) -> dict[str, int]:

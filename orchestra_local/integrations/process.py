@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,26 @@ class ProcessRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._cancellers: dict[int, Callable[[], None]] = {}
         self.cancelled = threading.Event()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when the run is cancelled (at once if it already is).
+
+        For work that is not a child process (e.g. dbt running in this process). Returns a
+        function that unregisters the callback.
+        """
+        key = id(callback)
+        with self._lock:
+            self._cancellers[key] = callback
+        if self.cancelled.is_set():
+            callback()
+
+        def remove() -> None:
+            with self._lock:
+                self._cancellers.pop(key, None)
+
+        return remove
 
     def register(self, process: subprocess.Popen[bytes]) -> None:
         """Track a started process (terminated at once if the run is already cancelled)."""
@@ -46,17 +65,26 @@ class ProcessRegistry:
         with self._lock:
             return list(self._processes.values())
 
+    def _notify(self) -> None:
+        with self._lock:
+            callbacks = list(self._cancellers.values())
+        for callback in callbacks:
+            callback()
+
     def cancel_all(self) -> None:
-        """Mark the run cancelled and SIGTERM every process group (SIGKILL after a grace period)."""
+        """Mark the run cancelled, SIGTERM every process group (SIGKILL after a grace period),
+        and tell in-process work (``on_cancel``)."""
         self.cancelled.set()
         for process in self._tracked():
             _terminate_group(process)
+        self._notify()
 
     def kill_all(self) -> None:
         """SIGKILL every process group now (a second Ctrl-C; the runner is about to exit)."""
         self.cancelled.set()
         for process in self._tracked():
             _kill_group(process)
+        self._notify()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -101,3 +103,33 @@ def test_a_failing_model_fails_the_task_and_skips_downstream(run_pipeline, dbt_r
 def test_a_command_that_is_not_dbt_is_refused_before_the_run(run_pipeline, dbt_repo: Path) -> None:
     with pytest.raises(PipelineValidationError, match="each command must start with 'dbt' \\(got 'rm -rf /'\\)"):
         run_pipeline(DBT_PIPELINE.format(commands="dbt seed; rm -rf /"))
+
+
+SLOW_MODEL = "{{ config(materialized='table') }}\nselect sum(hash(range)) as n from range(20000000000)\n"  # minutes unless interrupted
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancel"])
+def test_a_long_dbt_query_is_interrupted_on_timeout_and_cancel(run_pipeline, dbt_repo: Path, ending: str) -> None:
+    (dbt_repo / "dbt" / "models" / "slow.sql").write_text(SLOW_MODEL)
+    extra = ", configuration: {timeout: 2}" if ending == "timeout" else ""
+    yaml_text = f"""
+        version: v1
+        name: slow dbt
+        pipeline:
+          transform:
+            tasks:
+              build: {{integration: DBT_CORE, integration_job: DBT_CORE_EXECUTE,
+                       parameters: {{project_dir: dbt, commands: "dbt seed; dbt run"}}{extra}}}
+        """
+
+    def cancel_soon(execution) -> None:
+        threading.Timer(4, execution.cancel).start()
+
+    started = time.monotonic()
+    finished = run_pipeline(yaml_text, on_start=cancel_soon if ending == "cancel" else None)
+    assert time.monotonic() - started < 30
+    build = finished.by_label()["transform.build"]
+    if ending == "timeout":
+        assert build["status"] == "FAILED" and "timed out after 2 seconds" in build["message"]
+    else:
+        assert build["status"] == "CANCELLED" and finished.status == "CANCELLED"
