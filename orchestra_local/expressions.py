@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +26,7 @@ import simpleeval
 
 from orchestra_local.errors import ExpressionError
 from orchestra_local.expression_functions import FUNCTIONS
+from orchestra_local.shell import quote_for_shell, shell_context
 from orchestra_local.spec.statuses import TaskRunStatus
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -322,30 +322,6 @@ def names_used(expression: str) -> set[str]:
     return {node.id.lower() for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
-def _shell_context(text: str, position: int) -> str | None:
-    """The quote a POSIX shell would be inside at ``position``: ``"'"``, ``'"'`` or None."""
-    quote: str | None = None
-    escaped = False
-    for char in text[:position]:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote != "'":
-            escaped = True
-        elif quote is None and char in "'\"":
-            quote = char
-        elif char == quote:
-            quote = None
-    return quote
-
-
-def _shell_quote(value: str, context: str | None) -> str:
-    if context == "'":
-        return value.replace("'", "'\\''")
-    if context == '"':
-        return re.sub(r'([\\"$`])', r"\\\1", value)
-    return shlex.quote(value)
-
-
 def has_template(value: Any) -> bool:
     """True when ``value`` is a string holding at least one ``${{ ... }}``."""
     return isinstance(value, str) and "${{" in value
@@ -370,7 +346,7 @@ def substitute(text: str, scope: Scope, where: str | None = None, *, shell: bool
         expression = match.group(1)
         rendered = render(evaluate(expression, scope, where))
         if shell and names_used(expression) & USER_VALUE_NAMESPACES:
-            rendered = _shell_quote(rendered, _shell_context(text, match.start()))
+            rendered = quote_for_shell(rendered, shell_context(text, match.start()))
         pieces.append(rendered)
         last = match.end()
     rest = text[last:]
