@@ -185,14 +185,12 @@ class PipelineExecution:
                                         completed_at=utcnow())
         self.run.listener.note(f"{entry.planned.entry_id}: {message}")
 
-    def _dispatch(self, pool: _InlinePool | _ThreadPool, capacity: int) -> bool:
-        """Decide every ready node; start those that run while there is capacity. True if progress."""
-        progress = False
+    def _dispatch(self, pool: _InlinePool | _ThreadPool, capacity: int) -> None:
+        """Decide ready nodes; start those that run, while there is capacity."""
         for node in self.graph.ready_nodes():
             if self._running >= capacity:
                 break
             decision: Decision = self.graph.decide(node, self.run.scope(node), skip_remote=self.run.skip_remote)
-            progress = True
             if decision.status is not None:
                 node.counts_as_ok = decision.counts_as_ok
                 if decision.outputs:
@@ -205,7 +203,6 @@ class PipelineExecution:
             self._set_status(node, TaskRunStatus.QUEUED, "")
             self._running += 1
             pool.submit(lambda node=node: run_node(self.run, node), lambda result, node=node: self._finished.put((node, result)))
-        return progress
 
     def _complete(self, node: NodeRun, result: TaskResult) -> None:
         self._running -= 1
