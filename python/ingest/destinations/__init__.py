@@ -22,6 +22,7 @@ from ingest.destinations.base import (
     WriteDisposition,
 )
 from ingest.destinations.duckdb import DuckDBDestination
+from ingest.destinations.postgres import POSTGRES
 from ingest.errors import UsageError
 from ingest.kinds import Kind, OptionGroup, seconds
 
@@ -77,6 +78,7 @@ def _duckdb(options: Mapping[str, Any], environ: Mapping[str, str]) -> Destinati
 
 DESTINATIONS: Mapping[str, Kind[Destination]] = {
     "duckdb": Kind("duckdb", "a DuckDB file (the local warehouse)", _duckdb, _duckdb_options),
+    "postgres": POSTGRES,
 }
 
 

@@ -23,7 +23,17 @@ DEFAULT_SOURCE_URL_ENV = "SOURCE_DATABASE_URL"
 
 
 def _sql_options(group: OptionGroup) -> None:
-    group.add("--schema", help="source schema (default: the connection's default)")
+    group.add(
+        "--schema",
+        help="source schema, or database on MySQL/MariaDB (default: the connection's default)",
+    )
+    group.add(
+        "--query",
+        metavar="SELECT",
+        help="read the result of this SELECT instead of a table; --table then names the "
+        "destination table, merge needs --primary-key, and --incremental-cursor filters the "
+        "query's result (PostgreSQL, MySQL/MariaDB, SQLite)",
+    )
     group.add(
         "--source-url-env",
         default=DEFAULT_SOURCE_URL_ENV,
@@ -35,7 +45,7 @@ def _sql_options(group: OptionGroup) -> None:
 
 def _sql(options: Mapping[str, Any], environ: Mapping[str, str]) -> Source:
     url = url_from_env(options["source_url_env"], "the source database", environ)
-    return SqlSource(url, options["schema"])
+    return SqlSource(url, options["schema"], options["query"])
 
 
 SOURCES: Mapping[str, Kind[Source]] = {

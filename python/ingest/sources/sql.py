@@ -1,8 +1,10 @@
 """The SQL source: any database SQLAlchemy can reflect, read with a streaming DBAPI cursor.
 
-Tables are reflected with SQLAlchemy (column types and the declared primary key); the SELECT is
-compiled by SQLAlchemy for the dialect; rows are fetched with ``fetchmany`` from a streaming
-cursor (see :mod:`ingest.sources.sql_drivers`) and converted to Arrow column-wise.
+Tables are reflected with SQLAlchemy (column types and the declared primary key); a custom
+SELECT (``--query``) is described by :mod:`ingest.sources.sql_query` instead. The SELECT is
+compiled by SQLAlchemy for the dialect (:mod:`ingest.sources.sql_select`); rows are fetched with
+``fetchmany`` from a streaming cursor (see :mod:`ingest.sources.sql_drivers`) and converted to
+Arrow column-wise.
 """
 
 from __future__ import annotations
@@ -10,31 +12,28 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.engine.interfaces import ReflectedColumn
 from worker_kit.connection import describe_url
 
 from ingest.background import iterate_in_background
 from ingest.conversion import BatchConverter
-from ingest.errors import SourceConnectionError, SourceError, TableNotFoundError
+from ingest.errors import SourceConnectionError, SourceError, TableNotFoundError, UsageError
 from ingest.sources.base import CursorFilter, SourceTable
 from ingest.sources.sql_drivers import fetch_ahead, open_streaming_cursor, wire_type
-from ingest.type_mapping import ColumnType, column_type
-
-
-@dataclass(frozen=True)
-class _Column:
-    """A reflected source column and how it is read."""
-
-    name: str
-    sqlalchemy_type: TypeEngine[Any]
-    read: ColumnType
+from ingest.sources.sql_query import QUERY_DIALECTS, describe_query, normalise_query
+from ingest.sources.sql_select import (
+    SqlColumn,
+    compile_select,
+    query_relation,
+    table_relation,
+)
+from ingest.type_mapping import column_type
 
 
 @contextlib.contextmanager
@@ -55,17 +54,25 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 class SqlSource:
-    """Tables of one SQL database.
+    """Tables of one SQL database, or the result of one custom SELECT.
 
     Args:
         url: SQLAlchemy URL of the database.
-        schema: Schema holding the tables; None for the connection's default schema.
+        schema: Schema holding the tables (a database on MySQL/MariaDB); None for the
+            connection's default schema.
+        query: A custom SELECT to read instead of a table. :meth:`describe` then describes its
+            result under whatever name it is given (the destination table's), with no primary
+            key. Supported on PostgreSQL, MySQL/MariaDB and SQLite.
 
     Raises:
+        UsageError: If ``query`` is combined with ``schema``, is empty, or the database is not
+            one ``query`` supports.
         SourceError: If the URL names a SQLite file that does not exist.
     """
 
-    def __init__(self, url: URL, schema: str | None = None) -> None:
+    def __init__(self, url: URL, schema: str | None = None, query: str | None = None) -> None:
+        if query is not None:
+            query = _checked_query(url, schema, query)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             # Connecting would create an empty database file in place of the missing source.
             path = Path(url.database)
@@ -73,8 +80,9 @@ class SqlSource:
                 raise SourceError(f"source {describe_url(url)}: SQLite file {path} does not exist")
         self._url = url
         self._schema = schema
+        self._query = query
         self._engine = sa.create_engine(url, poolclass=sa.NullPool)
-        self._columns: dict[str, list[_Column]] = {}
+        self._columns: dict[str, list[SqlColumn]] = {}
 
     def list_tables(self) -> list[str]:
         """Names of the tables and views in the source schema, sorted.
@@ -89,18 +97,33 @@ class SqlSource:
         return sorted(names)
 
     def describe(self, table: str) -> SourceTable:
-        """Reflect a table's columns and declared primary key.
+        """Reflect a table's columns and declared primary key (or describe the custom query).
 
         Args:
-            table: Table or view name in the source schema.
+            table: Table or view name in the source schema; with a custom query, the name the
+                query's result goes by.
 
         Returns:
-            The table with its Arrow schema (see :func:`ingest.type_mapping.column_type`).
+            The table with its Arrow schema (see :func:`ingest.type_mapping.column_type`). A
+            custom query has no primary key.
 
         Raises:
             TableNotFoundError: If no such table or view exists; the message lists them.
             SourceConnectionError: If the database cannot be reached.
+            SourceError: If the database rejects the custom query, or it returns two columns
+                of the same name.
         """
+        if self._query is not None:
+            with self._errors_mapped("describing the query"), self._engine.connect() as connection:
+                described = describe_query(connection, self._query)
+            names = [c["name"] for c in described]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise SourceError(
+                    f"the query returns column(s) {', '.join(repeated)} more than once; "
+                    f"give each result column its own alias"
+                )
+            return self._described(table, described, ())
         tables = self.list_tables()
         if table not in tables:
             where = f" schema {self._schema!r} of" if self._schema else ""
@@ -112,20 +135,8 @@ class SqlSource:
             inspector = sa.inspect(self._engine)
             reflected = inspector.get_columns(table, self._schema)
             primary_key = inspector.get_pk_constraint(table, self._schema)
-        columns = [
-            _Column(c["name"], c["type"], column_type(c["type"], f"{table}.{c['name']}"))
-            for c in reflected
-        ]
-        self._columns[table] = columns
-        schema = pa.schema(
-            [
-                pa.field(c.name, c.read.arrow_type, nullable=bool(r.get("nullable", True)))
-                for c, r in zip(columns, reflected, strict=True)
-            ]
-        )
         key = tuple(primary_key.get("constrained_columns") or ())
-        # A reflected primary key is a constraint the database enforces.
-        return SourceTable(table, schema, key, primary_key_enforced=bool(key))
+        return self._described(table, reflected, key)
 
     def read(
         self, table: SourceTable, batch_size: int, cursor: CursorFilter | None
@@ -146,7 +157,12 @@ class SqlSource:
             SourceError: If the database rejects the query.
         """
         columns = self._columns[table.name]
-        statement, parameters = self._select(columns, table.name, cursor)
+        relation = (
+            table_relation(table.name, self._schema, columns)
+            if self._query is None
+            else query_relation(self._query, columns)
+        )
+        statement, parameters = compile_select(self._engine.dialect, relation, columns, cursor)
         converter = BatchConverter(
             table.schema, [wire_type(self._engine.dialect, c.read.arrow_type) for c in columns]
         )
@@ -176,33 +192,25 @@ class SqlSource:
         """Dispose of the engine's connections."""
         self._engine.dispose()
 
-    def _select(
-        self, columns: list[_Column], table: str, cursor: CursorFilter | None
-    ) -> tuple[str, Any]:
-        """Compile the SELECT for the dialect and build the DBAPI parameters."""
-        source = sa.table(table, schema=self._schema)
-        selected = [
-            sa.cast(sa.column(c.name), sa.Text).label(c.name)
-            if c.read.read_as_text
-            else sa.column(c.name)
-            for c in columns
+    def _described(
+        self, table: str, reflected: list[ReflectedColumn], key: tuple[str, ...]
+    ) -> SourceTable:
+        """Remember how each column is read; the table with its Arrow schema and key."""
+        columns = [
+            SqlColumn(
+                c["name"],
+                c["type"],
+                column_type(c["type"], f"{table}.{c['name']}"),
+                bool(c.get("nullable", True)),
+            )
+            for c in reflected
         ]
-        statement = sa.select(*selected).select_from(source)
-        cursor_type: TypeEngine[Any] | None = None
-        if cursor is not None:
-            cursor_type = next(c.sqlalchemy_type for c in columns if c.name == cursor.column)
-            bound = sa.bindparam("lower_bound", cursor.lower_bound, type_=cursor_type)
-            statement = statement.where(sa.column(cursor.column) >= bound)
-        dialect = self._engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        values = compiled.construct_params()
-        if cursor is not None and cursor_type is not None:
-            process = cursor_type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                values["lower_bound"] = process(values["lower_bound"])
-        if dialect.positional:
-            return str(compiled), tuple(values[name] for name in compiled.positiontup or ())
-        return str(compiled), values
+        self._columns[table] = columns
+        schema = pa.schema(
+            [pa.field(c.name, c.read.arrow_type, nullable=c.nullable) for c in columns]
+        )
+        # A reflected primary key is a constraint the database enforces.
+        return SourceTable(table, schema, key, primary_key_enforced=bool(key))
 
     @contextlib.contextmanager
     def _errors_mapped(self, action: str) -> Iterator[None]:
@@ -225,3 +233,20 @@ class SqlSource:
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
         return f"source {describe_url(self._url)}: {action}: {first}"
+
+
+def _checked_query(url: URL, schema: str | None, query: str) -> str:
+    """Validate a custom query's options; returns the query ready to wrap as a subquery."""
+    if schema is not None:
+        raise UsageError(
+            "--query cannot be combined with --schema; qualify the tables inside the query"
+        )
+    normalised = normalise_query(query)
+    if not normalised:
+        raise UsageError("--query must hold a SELECT statement")
+    backend = url.get_backend_name()
+    if backend not in QUERY_DIALECTS:
+        raise UsageError(
+            f"--query is supported for {', '.join(QUERY_DIALECTS)} sources, not {backend}"
+        )
+    return normalised

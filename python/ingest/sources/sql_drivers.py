@@ -12,7 +12,12 @@ buffering the whole result:
 * PostgreSQL (psycopg 3) is asked to return ``numeric`` and ``date`` values as text, which Arrow
   parses faster than psycopg builds ``Decimal``/``date`` objects; a named cursor streams on the
   server side (psycopg2 gets the named cursor too).
-* Any other driver is assumed to return Python objects Arrow accepts as they are.
+* MySQL/MariaDB (PyMySQL) streams through an unbuffered ``SSCursor``. ``TIME`` is fetched as
+  text (PyMySQL would build a ``timedelta``, which Arrow cannot turn into a time of day), and the
+  session time zone is set to UTC so ``TIMESTAMP`` values arrive as UTC. Closing an unbuffered
+  cursor before its end makes PyMySQL read and discard the rest of the result.
+* Any other driver is assumed to return Python objects Arrow accepts as they are, from a plain
+  cursor (which may buffer the whole result).
 """
 
 from __future__ import annotations
@@ -48,7 +53,13 @@ def wire_type(dialect: sa.Dialect, target: pa.DataType) -> pa.DataType:
         pa.types.is_decimal(target) or pa.types.is_date(target)
     ):
         return pa.string()
+    if _is_pymysql(dialect) and pa.types.is_time(target):
+        return pa.string()
     return target
+
+
+def _is_pymysql(dialect: sa.Dialect) -> bool:
+    return dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql"
 
 
 def fetch_ahead(dialect: sa.Dialect) -> bool:
@@ -74,13 +85,17 @@ def open_streaming_cursor(connection: sa.Connection) -> Any:
         connection: Open SQLAlchemy connection; the cursor lives in its transaction.
 
     Returns:
-        A DBAPI cursor: a named (server-side) cursor on PostgreSQL, a plain cursor otherwise.
+        A DBAPI cursor: a named (server-side) cursor on PostgreSQL, an unbuffered ``SSCursor``
+        on MySQL/MariaDB through PyMySQL, a plain cursor otherwise. The connection's session is
+        prepared for :func:`wire_type` (the pool never reuses it: the source uses ``NullPool``).
     """
     dialect = connection.dialect
     driver_connection: Any = connection.connection.driver_connection
     if dialect.name == "sqlite":
-        driver_connection.text_factory = bytes  # see wire_type(); the pool never reuses it
+        driver_connection.text_factory = bytes  # see wire_type()
         return driver_connection.cursor()
+    if _is_pymysql(dialect):
+        return _pymysql_streaming_cursor(driver_connection)
     if dialect.name != "postgresql" or dialect.driver not in ("psycopg", "psycopg2"):
         return driver_connection.cursor()
     name = f"ingest_{os.getpid()}_{next(_cursor_numbers)}"
@@ -91,3 +106,17 @@ def open_streaming_cursor(connection: sa.Connection) -> Any:
         for type_name in ("numeric", "date"):
             cursor.adapters.register_loader(type_name, TextLoader)
     return cursor
+
+
+def _pymysql_streaming_cursor(driver_connection: Any) -> Any:
+    """An unbuffered PyMySQL cursor on a UTC session that returns ``TIME`` as text."""
+    from pymysql.constants import FIELD_TYPE
+    from pymysql.cursors import SSCursor
+
+    driver_connection.decoders[FIELD_TYPE.TIME] = str  # the connection's own copy
+    setup = driver_connection.cursor()
+    try:
+        setup.execute("SET time_zone = '+00:00'")
+    finally:
+        setup.close()
+    return driver_connection.cursor(SSCursor)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,3 +133,56 @@ def sqlite_db(
         yield database
     finally:
         database.dispose()
+
+
+MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    """SQLAlchemy URL of the local MariaDB test database (override with TEST_MARIADB_URL)."""
+    return MARIADB_URL
+
+
+@dataclass(frozen=True)
+class MariaDBDatabase:
+    """A uniquely named, initially empty database on the MariaDB test server.
+
+    Attributes:
+        url: SQLAlchemy URL connected to this database.
+        name: The database's name (a "schema" to SQLAlchemy and the worker's ``--schema``).
+    """
+
+    url: str
+    name: str
+
+    def engine(self) -> sa.Engine:
+        """A new engine connected to this database (dispose it after use)."""
+        return sa.create_engine(self.url, poolclass=sa.NullPool)
+
+
+@pytest.fixture
+def mariadb_database(request: pytest.FixtureRequest, mariadb_url: str) -> Iterator[MariaDBDatabase]:
+    """Create a database named after the test on the MariaDB server; drop it afterwards.
+
+    Skips the test when the server is not reachable.
+    """
+    engine = sa.create_engine(mariadb_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        masked = make_url(mariadb_url).render_as_string(hide_password=True)
+        pytest.skip(f"MariaDB is not reachable at {masked}: {str(exc).splitlines()[0]}")
+    slug = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:30]
+    name = f"t_{slug}_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    try:
+        url = make_url(mariadb_url).set(database=name).render_as_string(hide_password=False)
+        yield MariaDBDatabase(url, name)
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        engine.dispose()

@@ -102,24 +102,41 @@ def test_every_portable_type_arrives_with_its_value(database: tuple[str, str | N
 
 
 @pytest.mark.postgres
-def test_postgres_specific_types(postgres_schema: Any) -> None:
+def test_every_postgres_type_arrives_with_its_value(postgres_schema: Any) -> None:
     key = uuid.uuid4()
     table = sa.Table(
         "special",
         sa.MetaData(schema=postgres_schema.schema),
         sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
-        sa.Column("doc", postgresql.JSONB),
+        sa.Column("small", sa.SmallInteger),
+        sa.Column("medium", sa.Integer),
+        sa.Column("big", sa.BigInteger),
+        sa.Column("money", sa.Numeric(15, 2)),
+        sa.Column("unbounded", sa.Numeric),
+        sa.Column("single", postgresql.REAL),
+        sa.Column("double", postgresql.DOUBLE_PRECISION),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("day", sa.Date),
+        sa.Column("wall", sa.DateTime(timezone=False)),
         sa.Column("seen", sa.DateTime(timezone=True)),
-        sa.Column("wait", postgresql.INTERVAL),
+        sa.Column("clock", sa.Time),
+        sa.Column("doc", postgresql.JSONB),
+        sa.Column("raw_doc", postgresql.JSON),
+        sa.Column("payload", postgresql.BYTEA),
         sa.Column("tags", postgresql.ARRAY(sa.Integer)),
-        sa.Column("big", sa.Numeric),
+        sa.Column("grid", postgresql.ARRAY(sa.Text, dimensions=2)),
+        sa.Column("wait", postgresql.INTERVAL),
     )
     seen = dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     create(
         postgres_schema.url,
         table,
-        [{"id": key, "doc": {"a": 1}, "seen": seen, "wait": dt.timedelta(hours=2),
-          "tags": [1, 2], "big": Decimal("12345678901234567890.123456789")}],
+        [{"id": key, "small": -32768, "medium": 2**31 - 1, "big": -(2**63),
+          "money": Decimal("-0.01"), "unbounded": Decimal("12345678901234567890.123456789"),
+          "single": 0.5, "double": 0.1, "flag": False, "day": dt.date(1, 1, 1), "wall": WHEN,
+          "seen": seen, "clock": dt.time(23, 59, 59, 999999), "doc": {"a": [1, None]},
+          "raw_doc": {"b": "x"}, "payload": b"\x00\xff", "tags": [1, 2],
+          "grid": [["a", "b"], ["c", None]], "wait": dt.timedelta(hours=2)}],
     )  # fmt: skip
     source = SqlSource(make_url(postgres_schema.url), postgres_schema.schema)
     try:
@@ -127,15 +144,35 @@ def test_postgres_specific_types(postgres_schema: Any) -> None:
     finally:
         source.close()
 
-    assert loaded.schema.field("seen").type == pa.timestamp("us", tz="UTC")
+    assert {f.name: str(f.type) for f in loaded.schema} == {
+        "id": "string", "small": "int64", "medium": "int64", "big": "int64",
+        "money": "decimal128(15, 2)", "unbounded": "decimal128(38, 9)", "single": "double",
+        "double": "double", "flag": "bool", "day": "date32[day]", "wall": "timestamp[us]",
+        "seen": "timestamp[us, tz=UTC]", "clock": "time64[us]", "doc": "string",
+        "raw_doc": "string", "payload": "binary", "tags": "string", "grid": "string",
+        "wait": "string",
+    }  # fmt: skip
     assert loaded.to_pylist() == [
         {
             "id": str(key),
-            "doc": '{"a": 1}',
+            "small": -32768,
+            "medium": 2**31 - 1,
+            "big": -(2**63),
+            "money": Decimal("-0.01"),
+            "unbounded": Decimal("12345678901234567890.123456789"),
+            "single": 0.5,
+            "double": 0.1,
+            "flag": False,
+            "day": dt.date(1, 1, 1),
+            "wall": WHEN,
             "seen": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC),
+            "clock": dt.time(23, 59, 59, 999999),
+            "doc": '{"a": [1, null]}',
+            "raw_doc": '{"b": "x"}',
+            "payload": b"\x00\xff",
+            "tags": "[1,2]",
+            "grid": '[["a","b"],["c",null]]',
             "wait": "02:00:00",
-            "tags": "{1,2}",
-            "big": Decimal("12345678901234567890.123456789"),
         }
     ]
 
