@@ -14,6 +14,7 @@ from worker_kit.connection import url_from_env
 
 from ingest.kinds import Kind, OptionGroup
 from ingest.sources.base import CursorFilter, Source, SourceTable
+from ingest.sources.salesforce import add_salesforce_options, open_salesforce
 from ingest.sources.sql import SqlSource
 
 __all__ = ["SOURCES", "CursorFilter", "Source", "SourceTable", "open_source"]
@@ -50,6 +51,12 @@ def _sql(options: Mapping[str, Any], environ: Mapping[str, str]) -> Source:
 
 SOURCES: Mapping[str, Kind[Source]] = {
     "sql": Kind("sql", "any SQLAlchemy database (SQLite, PostgreSQL, MySQL/MariaDB, ...)", _sql, _sql_options),
+    "salesforce": Kind(
+        "salesforce",
+        "Salesforce sObjects through the REST API or Bulk API 2.0 (simple-salesforce login)",
+        open_salesforce,
+        add_salesforce_options,
+    ),
 }
 
 
