@@ -77,7 +77,9 @@ class ParquetStager:
 
     Args:
         path: File to create.
-        schema: Schema of every batch.
+        schema: Schema of the file when no batch arrives. Otherwise the file takes the first
+            batch's schema (a source that infers types from the data, such as ``rest``, only
+            knows it then); every later batch must have that same schema.
     """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
@@ -103,7 +105,7 @@ class ParquetStager:
         """Queue a batch; blocks while the writer is more than two batches behind.
 
         Args:
-            batch: Record batch with the stager's schema.
+            batch: Record batch with the schema of the first batch written.
 
         Raises:
             OSError: If writing failed (disk full, permissions); raised by a later call.
@@ -122,7 +124,15 @@ class ParquetStager:
         return self._writer.finish()
 
     def _write_all(self, batches: Iterator[pa.RecordBatch]) -> Path:
-        with pq.ParquetWriter(self.path, self.schema, compression=_COMPRESSION) as writer:
+        writer: pq.ParquetWriter | None = None
+        try:
             for batch in batches:
-                writer.write_batch(batch)
+                if writer is None:
+                    writer = pq.ParquetWriter(self.path, batch.schema, compression=_COMPRESSION)
+                writer.write_batch(batch)  # raises ValueError if the schema differs
+            if writer is None:
+                writer = pq.ParquetWriter(self.path, self.schema, compression=_COMPRESSION)
+        finally:
+            if writer is not None:
+                writer.close()
         return self.path

@@ -21,6 +21,7 @@ from ingest.destinations.base import (
     LoadRequest,
     WriteDisposition,
 )
+from ingest.destinations.dlt_kind import DLT
 from ingest.destinations.duckdb import DuckDBDestination
 from ingest.destinations.postgres import POSTGRES
 from ingest.errors import UsageError
@@ -79,6 +80,7 @@ def _duckdb(options: Mapping[str, Any], environ: Mapping[str, str]) -> Destinati
 DESTINATIONS: Mapping[str, Kind[Destination]] = {
     "duckdb": Kind("duckdb", "a DuckDB file (the local warehouse)", _duckdb, _duckdb_options),
     "postgres": POSTGRES,
+    "dlt": DLT,
 }
 
 

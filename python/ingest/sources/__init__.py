@@ -14,6 +14,7 @@ from worker_kit.connection import url_from_env
 
 from ingest.kinds import Kind, OptionGroup
 from ingest.sources.base import CursorFilter, Source, SourceTable
+from ingest.sources.rest.kind import REST
 from ingest.sources.salesforce import add_salesforce_options, open_salesforce
 from ingest.sources.sql import SqlSource
 
@@ -57,6 +58,7 @@ SOURCES: Mapping[str, Kind[Source]] = {
         open_salesforce,
         add_salesforce_options,
     ),
+    "rest": REST,
 }
 
 

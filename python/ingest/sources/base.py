@@ -22,7 +22,9 @@ class SourceTable:
 
     Attributes:
         name: Name of the table in the source, without schema.
-        schema: Arrow schema of the batches :meth:`Source.read` yields.
+        schema: Arrow schema of the batches :meth:`Source.read` yields. A source that infers
+            column types from the data (``rest``) gives the columns it knows before reading;
+            its batches hold these columns first, then the inferred ones.
         primary_key: Primary key columns declared in the source; empty when none is declared.
         primary_key_enforced: True when the source itself guarantees at most one row per
             ``primary_key`` value (a database constraint), so loads need not check for
@@ -83,7 +85,8 @@ class Source(Protocol):
             cursor: Optional lower bound on the cursor column.
 
         Yields:
-            Record batches with schema ``table.schema``.
+            Record batches, all of one schema: ``table.schema``, or for a source that infers
+            column types, ``table.schema``'s columns followed by the inferred ones.
 
         Raises:
             ConversionError: If a value does not fit its column's Arrow type.
