@@ -106,13 +106,14 @@ def load_raw_warehouse(generator: duckdb.DuckDBPyConnection, warehouse: Path) ->
 
 
 def run_dbt_build(warehouse: Path, work_dir: Path) -> DbtBuild:
-    """Runs `dbt build` in process on the repository's dbt/ project against `warehouse`.
+    """Runs `dbt build --select source:tpch+` in process on the repository's dbt/ project against `warehouse`.
 
     Target and log output go to `work_dir`; DBT_* variables from the developer's shell are cleared
     so they cannot redirect the run (and so the default target is shown to need no credentials).
     """
     args = [
         "build",
+        "--select", "source:tpch+",  # as orchestra/tpch_elt.yml: the Salesforce models need raw Salesforce tables
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target", "duckdb",

@@ -51,7 +51,7 @@ def latest_run() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, A
         store.close()
 
 
-def test_matrix_loads_every_table_and_records_one_operation_each(
+def test_matrix_loads_every_table_and_a_rerun_changes_nothing(
     source_db: SourceDatabase, script_env: dict[str, str], warehouse: Query
 ) -> None:
     source_db.execute("CREATE TABLE {schema}.customers (customer_id integer PRIMARY KEY, name text)")
@@ -71,6 +71,15 @@ def test_matrix_loads_every_table_and_records_one_operation_each(
         "raw_dlt.orders": source_db.orders_rows, "raw_dlt.customers": 3
     }
     assert source_db.url not in json.dumps([task_runs, operations], default=str)
+    contents = [warehouse(f"SELECT * FROM raw_dlt.{table} ORDER BY 1")
+                for table in ("orders", "customers")]  # fmt: skip
+
+    rerun = run_pipeline(["orders", "customers"], source_db, script_env)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert [warehouse(f"SELECT * FROM raw_dlt.{table} ORDER BY 1")
+            for table in ("orders", "customers")] == contents  # fmt: skip
+    assert latest_run()[0]["run_status"] == "SUCCEEDED"
 
 
 def test_a_failing_table_fails_the_run_with_the_scripts_error_line(
