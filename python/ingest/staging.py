@@ -11,19 +11,15 @@ worker that stages into the same parent directory removes it once that process i
 
 from __future__ import annotations
 
-import logging
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from worker_kit.orphans import owned_prefix, remove_orphans, remove_tree
+from worker_kit.orphans import OwnedDirectory
 
 from ingest.background import BackgroundConsumer
-
-logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".ingest-staging-"
 # LZ4 keeps the file small at almost no CPU cost; DuckDB reads it in parallel by row group.
@@ -32,7 +28,7 @@ _COMPRESSION = "lz4"
 _QUEUE_DEPTH = 2
 
 
-class StagingArea:
+class StagingArea(OwnedDirectory):
     """A private temporary directory for one worker's staging files.
 
     Args:
@@ -40,32 +36,7 @@ class StagingArea:
     """
 
     def __init__(self, parent: Path) -> None:
-        self.parent = parent
-        self._path: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        """The staging directory; only valid inside the ``with`` block."""
-        if self._path is None:
-            raise RuntimeError("StagingArea used outside its 'with' block")
-        return self._path
-
-    def __enter__(self) -> StagingArea:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        for orphan in remove_orphans(self.parent, STAGING_PREFIX):
-            logger.info("removed staging directory %s left by a process that is gone", orphan)
-        self._path = Path(tempfile.mkdtemp(dir=self.parent, prefix=owned_prefix(STAGING_PREFIX)))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._path is not None:
-            remove_tree(self._path)
-            self._path = None
+        super().__init__(parent, STAGING_PREFIX)
 
 
 class ParquetStager:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
@@ -67,6 +68,51 @@ def remove_tree(path: Path) -> None:
             logger.warning("could not remove %s: %s", failed, info[1])
 
     shutil.rmtree(path, onerror=report)
+
+
+class OwnedDirectory:
+    """A private temporary directory ``<prefix><pid>-<random>`` under ``parent``.
+
+    Entering removes the directories of owners that are gone (:func:`remove_orphans`) and
+    creates this process's own; leaving removes it with everything in it.
+
+    Args:
+        parent: Directory to create it in (created if missing).
+        prefix: Fixed part of the name identifying its kind, e.g. ``.ingest-staging-``.
+    """
+
+    def __init__(self, parent: Path, prefix: str) -> None:
+        self.parent = parent
+        self._prefix = prefix
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """The directory; only valid inside the ``with`` block.
+
+        Raises:
+            RuntimeError: Outside the ``with`` block.
+        """
+        if self._path is None:
+            raise RuntimeError(f"{type(self).__name__} used outside its 'with' block")
+        return self._path
+
+    def __enter__(self) -> OwnedDirectory:
+        self.parent.mkdir(parents=True, exist_ok=True)
+        for orphan in remove_orphans(self.parent, self._prefix):
+            logger.info("removed %s left by a process that is gone", orphan)
+        self._path = Path(tempfile.mkdtemp(dir=self.parent, prefix=owned_prefix(self._prefix)))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._path is not None:
+            remove_tree(self._path)
+            self._path = None
 
 
 def _process_exists(pid: int) -> bool:

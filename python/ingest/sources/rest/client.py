@@ -14,11 +14,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
+from worker_kit.retry_after import parse_retry_after
 
 from ingest.errors import SourceError
 from ingest.sources.rest.config import ApiKeyAuth
 from ingest.sources.rest.resolve import ResolvedApi
-from ingest.sources.rest.retry import RetryableFailure, call_with_retries, parse_retry_after
+from ingest.sources.rest.retry import RetryableFailure, call_with_retries
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ date), else capped exponential backoff with jitter. Every other failure ends the
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -36,32 +34,6 @@ class RetryableFailure(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait according to a ``Retry-After`` header.
-
-    Args:
-        value: The header value: a number of seconds or an HTTP date; None when absent.
-        now: Current time (timezone-aware) for HTTP dates; defaults to the clock.
-
-    Returns:
-        Seconds to wait (0 for a date in the past), or None when the header is absent or
-        malformed.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=dt.UTC)
-    current = now if now is not None else dt.datetime.now(dt.UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 class _RetryAfterOrBackoff(wait_base):

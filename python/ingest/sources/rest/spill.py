@@ -20,7 +20,7 @@ from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from worker_kit.orphans import owned_prefix, remove_orphans, remove_tree
+from worker_kit.orphans import OwnedDirectory
 
 from ingest.sources.rest.columns import to_text
 
@@ -74,14 +74,12 @@ class Spill:
     """
 
     def __init__(self, parent: Path | None = None) -> None:
-        self._parent = parent or Path(tempfile.gettempdir())
-        self._path: Path | None = None
+        self._directory = OwnedDirectory(parent or Path(tempfile.gettempdir()), SPILL_PREFIX)
         self._parts: list[Path] = []
         self.schema = pa.schema([])
 
     def __enter__(self) -> Spill:
-        remove_orphans(self._parent, SPILL_PREFIX)
-        self._path = Path(tempfile.mkdtemp(dir=self._parent, prefix=owned_prefix(SPILL_PREFIX)))
+        self._directory.__enter__()
         return self
 
     def __exit__(
@@ -90,9 +88,7 @@ class Spill:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._path is not None:
-            remove_tree(self._path)
-            self._path = None
+        self._directory.__exit__(exc_type, exc, tb)
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Write a batch to disk and unify its schema into :attr:`schema`.
@@ -100,9 +96,7 @@ class Spill:
         Raises:
             OSError: If the batch cannot be written (disk full).
         """
-        if self._path is None:
-            raise RuntimeError("Spill used outside its 'with' block")
-        part = self._path / f"part-{len(self._parts):06d}.arrow"
+        part = self._directory.path / f"part-{len(self._parts):06d}.arrow"
         with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
             writer.write_batch(batch)
         self._parts.append(part)

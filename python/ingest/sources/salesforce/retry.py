@@ -9,8 +9,6 @@ an HTTP date), which is honoured up to :data:`MAX_RETRY_AFTER_SECONDS`.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -41,30 +39,6 @@ class RetryableError(Exception):
     def __init__(self, description: str, retry_after: float | None = None) -> None:
         super().__init__(description)
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait according to a ``Retry-After`` header.
-
-    Args:
-        value: The header's value: delay-seconds (``"2"``) or an HTTP date.
-        now: Current time for HTTP dates (default: now, UTC).
-
-    Returns:
-        A non-negative number of seconds, or None when the header is absent or unreadable.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return max(0.0, (moment - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 class RetryAfterOrBackoff(wait_base):

@@ -10,9 +10,10 @@ import pytest
 import requests
 from ingest.errors import ColumnNotFoundError, SourceError, TableNotFoundError
 from ingest.sources.salesforce.errors import Redactor, SalesforceUnavailableError, api_error, terminal_error
-from ingest.sources.salesforce.retry import RetryableError, RetryAfterOrBackoff, call_with_retries, parse_retry_after
+from ingest.sources.salesforce.retry import RetryableError, RetryAfterOrBackoff, call_with_retries
 from tenacity import RetryCallState, Retrying
 from tenacity.wait import wait_fixed
+from worker_kit.retry_after import parse_retry_after
 
 
 def response(status: int, body: Any, headers: dict[str, str] | None = None) -> requests.Response:
