@@ -2,13 +2,18 @@ r"""The reference loads the ingestion benchmark compares our worker with, one pe
 
   floor  a bare fetch of every row through the same DBAPI driver (fetchmany loop, nothing
          else): the fastest any Python ingestion over that driver can be.
-  dlt    dlt's ``sql_database`` source (``sql_table``, pyarrow backend) into a DuckDB file,
-         with the same write disposition as the worker run.
+  dlt    dlt's ``sql_database`` source (``sql_table``) with the ``pyarrow`` or the
+         ``sqlalchemy`` backend (``--backend``), into ``warehouse.duckdb`` in ``--work-dir``
+         or, with ``--postgres-url-env``, a PostgreSQL schema (``--dataset``; loaded with COPY
+         from CSV files, the fastest format dlt's postgres destination takes), with the same
+         write disposition as the worker run. dlt's pipeline state goes to ``--work-dir``.
 
 Each prints one JSON line ``{"rows": N}`` on success. Run by ``ingest_throughput.py``; by hand:
 
   BENCH_URL=sqlite:///.orchestra_local/bench/tpch_sf1.sqlite \
       python benchmarks/ingest_contenders.py floor --url-env BENCH_URL --table lineitem
+  python benchmarks/ingest_contenders.py dlt --backend sqlalchemy --url-env BENCH_URL \
+      --table lineitem --work-dir /tmp/bench
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -73,22 +79,38 @@ def fetch_floor(url: URL, schema: str | None, table: str, batch_size: int) -> in
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class DltTarget:
+    """Where a dlt contender loads.
+
+    Attributes:
+        work_dir: Holds dlt's pipeline state, and the DuckDB file when ``postgres_url`` is None.
+        postgres_url: Load into this PostgreSQL database instead of DuckDB.
+        dataset: Destination schema.
+    """
+
+    work_dir: Path
+    postgres_url: URL | None = None
+    dataset: str = "raw"
+
+
 def load_with_dlt(
-    url: URL, schema: str | None, table: str, warehouse: Path, write_disposition: str
-) -> int:
-    """Load a table with dlt's ``sql_table`` (pyarrow backend) into a DuckDB file.
+    url: URL, schema: str | None, table: str, target: DltTarget, write_disposition: str,
+    backend: str,
+) -> int:  # fmt: skip
+    """Load a table with dlt's ``sql_table`` and count the rows that landed.
 
     Args:
         url: Source URL.
         schema: Schema of the table, or None.
         table: Table name.
-        warehouse: DuckDB file to create; dlt's pipeline state goes next to it.
+        target: Where to load.
         write_disposition: dlt write disposition (``replace``, ``append``, ``merge``).
+        backend: ``pyarrow`` or ``sqlalchemy``.
 
     Returns:
         Rows in the loaded table.
     """
-    import duckdb
     from dlt.sources.sql_database import sql_table
 
     import dlt
@@ -97,19 +119,30 @@ def load_with_dlt(
         credentials=url.render_as_string(hide_password=False),
         table=table,
         schema=schema,
-        backend="pyarrow",
+        backend=backend,  # type: ignore[arg-type]
         chunk_size=BATCH_SIZE,
     )
+    file_format = None
+    if target.postgres_url is not None:
+        # dlt's postgres destination uses psycopg2, which a plain postgresql:// URL selects. It
+        # insists on a password; with trust authentication (the local test server) any will do.
+        credentials = target.postgres_url.set(
+            drivername="postgresql", password=target.postgres_url.password or "unused"
+        )
+        destination = dlt.destinations.postgres(credentials.render_as_string(hide_password=False))
+        file_format = "csv"
+    else:
+        destination = dlt.destinations.duckdb(str(target.work_dir / "warehouse.duckdb"))
     pipeline = dlt.pipeline(
         pipeline_name="ingest_benchmark",
-        destination=dlt.destinations.duckdb(str(warehouse)),
-        dataset_name="raw",
-        pipelines_dir=str(warehouse.parent / "dlt_pipelines"),
+        destination=destination,
+        dataset_name=target.dataset,
+        pipelines_dir=str(target.work_dir / "dlt_pipelines"),
     )
-    pipeline.run(resource, write_disposition=write_disposition)
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        row = connection.execute(f'SELECT count(*) FROM raw."{table}"').fetchone()
-    return int(row[0]) if row else 0
+    pipeline.run(resource, write_disposition=write_disposition, loader_file_format=file_format)
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(f'SELECT count(*) FROM "{target.dataset}"."{table}"')
+    return int(rows[0][0]) if rows else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,16 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url-env", required=True, help="variable holding the source URL")
     parser.add_argument("--schema")
     parser.add_argument("--table", required=True)
-    parser.add_argument("--warehouse", type=Path, help="DuckDB file (dlt only)")
+    parser.add_argument("--backend", choices=["pyarrow", "sqlalchemy"], default="pyarrow",
+                        help="dlt table backend (dlt only; default: pyarrow)")  # fmt: skip
+    parser.add_argument("--work-dir", type=Path, help="dlt's state and DuckDB file (dlt only)")
+    parser.add_argument("--postgres-url-env", metavar="VAR",
+                        help="variable holding the PostgreSQL URL to load instead (dlt only)")  # fmt: skip
+    parser.add_argument("--dataset", default="raw", help="destination schema (dlt only)")
     parser.add_argument("--write-disposition", default="replace", help="(dlt only)")
     args = parser.parse_args(argv)
     url = source_url(args.url_env)
     if args.contender == "floor":
         rows = fetch_floor(url, args.schema, args.table, BATCH_SIZE)
     else:
-        if args.warehouse is None:
-            parser.error("dlt needs --warehouse")
-        rows = load_with_dlt(url, args.schema, args.table, args.warehouse, args.write_disposition)
+        if args.work_dir is None:
+            parser.error("dlt needs --work-dir")
+        postgres = source_url(args.postgres_url_env) if args.postgres_url_env else None
+        target = DltTarget(args.work_dir, postgres, args.dataset)
+        rows = load_with_dlt(
+            url, args.schema, args.table, target, args.write_disposition, args.backend
+        )
     print(json.dumps({"rows": rows}))
     return 0
 

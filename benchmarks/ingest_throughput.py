@@ -1,12 +1,18 @@
-r"""Ingestion throughput: TPC-H lineitem from SQLite and PostgreSQL into DuckDB.
+r"""Ingestion throughput: TPC-H lineitem from SQLite and PostgreSQL into DuckDB and PostgreSQL.
 
 For each source, runs in turn (each in its own subprocess, repeated, interleaved):
-  floor   a bare fetchmany loop over the same driver (ingest_contenders.py floor)
-  worker  our worker, exactly as Orchestra runs it: python -m ingest in python/
-  dlt     dlt's sql_database source, pyarrow backend, into a fresh DuckDB file
+  floor                 a bare fetchmany loop over the same driver (ingest_contenders.py floor)
+  worker                our worker, exactly as Orchestra runs it: python -m ingest in python/,
+                        into a fresh DuckDB file
+  worker-postgres       the same with --destination postgres, into a fresh PostgreSQL schema
+  dlt-pyarrow           dlt's sql_database source, pyarrow backend, into a fresh DuckDB file
+  dlt-sqlalchemy        the same with dlt's default sqlalchemy backend (slow: one run only,
+                        see --single-run)
+  dlt-pyarrow-postgres  dlt, pyarrow backend, into a fresh PostgreSQL schema (COPY from CSV)
 and reports wall time (interpreter start to exit), rows/s and the child's peak RSS
 (ru_maxrss from os.wait4). Every load goes into a fresh warehouse with write disposition
-replace and must land exactly the source's row count.
+replace and must land exactly the source's row count. The PostgreSQL destination is the
+server the PostgreSQL source lives on (TEST_POSTGRES_URL): on one machine they share the CPUs.
 
 Sources are generated once with python -m tpch_source and cached under the work directory
 (SQLite file) and in PostgreSQL (schema bench_tpch_sf<SF>).
@@ -27,18 +33,24 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from benchmark_report import Measurement, machine_description, render_report
+from salesforce_contender import replace_section, salesforce_section
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_DIR = REPO / "python"
 CONTENDERS_SCRIPT = Path(__file__).resolve().parent / "ingest_contenders.py"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 URL_VARIABLE = "BENCH_SOURCE_URL"
+DESTINATION_URL_VARIABLE = "BENCH_DESTINATION_URL"
+CONTENDERS = (
+    "floor", "worker", "worker-postgres", "dlt-pyarrow", "dlt-sqlalchemy", "dlt-pyarrow-postgres"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,42 +102,77 @@ def count_rows(source: Source, table: str) -> int:
         engine.dispose()
 
 
-def contender_command(contender: str, source: Source, table: str, warehouse: Path) -> list[str]:
-    """The command line of one contender."""
+def contender_command(
+    contender: str, source: Source, table: str, run_dir: Path, destination_schema: str
+) -> list[str]:
+    """The command line of one contender; PostgreSQL contenders load ``destination_schema``."""
     schema = ["--schema", source.schema] if source.schema else []
-    if contender == "worker":
-        return [sys.executable, "-m", "ingest", "--source", "sql", *schema, "--table", table,
-                "--write-disposition", "replace", "--quiet"]  # fmt: skip
-    extra = ["--warehouse", str(warehouse)] if contender == "dlt" else []
-    return [sys.executable, str(CONTENDERS_SCRIPT), contender, "--url-env", URL_VARIABLE,
-            *schema, "--table", table, *extra]  # fmt: skip
+    if contender.startswith("worker"):
+        command = [sys.executable, "-m", "ingest", "--source", "sql", *schema, "--table", table,
+                   "--write-disposition", "replace", "--quiet"]  # fmt: skip
+        if contender == "worker-postgres":
+            command += ["--destination", "postgres", "--destination-url-env",
+                        DESTINATION_URL_VARIABLE, "--destination-schema", destination_schema]  # fmt: skip
+        return command
+    command = [sys.executable, str(CONTENDERS_SCRIPT), contender.split("-")[0], "--url-env",
+               URL_VARIABLE, *schema, "--table", table]  # fmt: skip
+    if contender.startswith("dlt-"):
+        command += ["--backend", contender.split("-")[1], "--work-dir", str(run_dir)]
+        if contender.endswith("-postgres"):
+            command += ["--postgres-url-env", DESTINATION_URL_VARIABLE,
+                        "--dataset", destination_schema]  # fmt: skip
+    return command
 
 
 def rows_landed(contender: str, stdout: str) -> int:
     """Rows the contender reports: the worker's rows_written, the others' rows."""
     summary = json.loads(stdout.strip().splitlines()[-1])
-    return int(summary["rows_written" if contender == "worker" else "rows"])
+    return int(summary["rows_written" if contender.startswith("worker") else "rows"])
 
 
-def measure(contender: str, source: Source, table: str, run_dir: Path) -> Measurement:
-    """Run one contender once in a fresh directory; wall time and peak RSS of the child."""
-    warehouse = run_dir / "warehouse.duckdb"
+def drop_schemas(postgres_url: str, prefix: str) -> None:
+    """Drop the PostgreSQL schemas a contender loaded (dlt adds ``<dataset>_staging``)."""
+    engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            names = connection.execute(
+                sa.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
+                {"prefix": prefix},
+            ).scalars()
+            for name in list(names):
+                connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
+def measure(
+    contender: str, source: Source, table: str, run_dir: Path, postgres_url: str
+) -> Measurement:
+    """Run one contender once in a fresh directory (and, for PostgreSQL destinations, a fresh
+    schema, dropped afterwards); wall time and peak RSS of the child."""
+    destination_schema = f"bench_load_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         URL_VARIABLE: source.url,
+        DESTINATION_URL_VARIABLE: postgres_url,
         "SOURCE_DATABASE_URL": source.url,
-        "WAREHOUSE_DUCKDB_PATH": str(warehouse),
+        "WAREHOUSE_DUCKDB_PATH": str(run_dir / "warehouse.duckdb"),
+        "TMPDIR": str(run_dir),  # the postgres destination stages here
         "RUNTIME__DLTHUB_TELEMETRY": "false",
     }
     stdout_path, stderr_path = run_dir / "stdout.txt", run_dir / "stderr.txt"
-    with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            contender_command(contender, source, table, warehouse),
-            cwd=PYTHON_DIR, env=env, stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
+    try:
+        with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                contender_command(contender, source, table, run_dir, destination_schema),
+                cwd=PYTHON_DIR, env=env, stdout=stdout, stderr=stderr,
+            )  # fmt: skip
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+    finally:
+        if contender.endswith("-postgres"):
+            drop_schemas(postgres_url, destination_schema)
     process.returncode = os.waitstatus_to_exitcode(status)
     peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
     if process.returncode != 0:
@@ -148,8 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--table", default="lineitem", help="table to load (default: lineitem)")
     parser.add_argument("--sources", default="sqlite,postgres", help="default: sqlite,postgres")
     parser.add_argument(
-        "--contenders", default="floor,worker,dlt", help="default: floor,worker,dlt"
+        "--contenders", default=",".join(CONTENDERS), help=f"default: {','.join(CONTENDERS)}"
     )
+    parser.add_argument(
+        "--single-run", default="dlt-sqlalchemy", metavar="CONTENDERS",
+        help="contenders run in the first repetition only (default: dlt-sqlalchemy, which "
+        "takes about 20 minutes per run at SF 1)",
+    )  # fmt: skip
     parser.add_argument(
         "--work-dir", type=Path, default=REPO / ".orchestra_local" / "bench",
         help="cache of generated sources and scratch space (default: .orchestra_local/bench)",
@@ -163,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, default=Path(__file__).resolve().parent / "results"
         / "ingest_throughput.md", help="Markdown report (default: benchmarks/results/...)",
     )  # fmt: skip
+    # --- Salesforce (loopback test org, Bulk API 2.0 and REST): see salesforce_contender.py ---
+    parser.add_argument(
+        "--salesforce-rows", type=int, default=0, metavar="N",
+        help="also measure the salesforce source on N test-org Opportunity records; 0 (default) keeps "
+        "the report's previous Salesforce section",
+    )  # fmt: skip
     return parser
 
 
@@ -171,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     postgres_url = os.environ.get(args.postgres_url_env) or DEFAULT_POSTGRES_URL
     contenders = args.contenders.split(",")
+    unknown = sorted(set(contenders) - set(CONTENDERS))
+    if unknown:
+        raise SystemExit(f"Error: unknown contenders {', '.join(unknown)}; known: {', '.join(CONTENDERS)}")
+    single_run = set(args.single_run.split(","))
     args.work_dir.mkdir(parents=True, exist_ok=True)
     load_at_start = os.getloadavg()[0]
     sources = prepare_sources(
@@ -182,9 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         expected[source.name] = count_rows(source, args.table)
         for run in range(1, args.repeat + 1):
             for contender in contenders:
+                if run > 1 and contender in single_run:
+                    continue
                 run_dir = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="run-"))
                 try:
-                    result = measure(contender, source, args.table, run_dir)
+                    result = measure(contender, source, args.table, run_dir, postgres_url)
                 finally:
                     shutil.rmtree(run_dir, ignore_errors=True)
                 if result.error is None and result.rows != expected[source.name]:
@@ -192,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            f"{expected[source.name]:,}")  # fmt: skip
                 measurements.append(result)
                 print(
-                    f"{source.name:8} {contender:7} run {run}: {result.describe()}", file=sys.stderr
+                    f"{source.name:8} {contender:20} run {run}: {result.describe()}",
+                    file=sys.stderr,
+                    flush=True,
                 )
     machine = [
         *machine_description(postgres_url),
@@ -200,10 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(other processes on the machine add noise)",
     ]
     report = render_report(measurements, machine, args.table, args.scale_factor, expected)
+    # --- Salesforce section: measured with --salesforce-rows, else carried over unchanged ---
+    salesforce, salesforce_ok = salesforce_section(args.output, args.salesforce_rows, args.repeat, args.work_dir)
+    report = replace_section(report, salesforce) if salesforce else report
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(f"report written to {args.output}", file=sys.stderr)
-    return 1 if any(m.error for m in measurements) else 0
+    return 1 if any(m.error for m in measurements) or not salesforce_ok else 0
 
 
 if __name__ == "__main__":
