@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.destinations.base import LOADED_AT_COLUMN, LoadRequest, WriteDisposition
+from ingest.destinations.duckdb_apply import quote
 from ingest.errors import PrimaryKeyError
 from ingest.watermark import CursorValue, format_cursor_value
 
@@ -37,10 +38,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 50_000
 _DEDUPLICATION_MEMORY = "512MB"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def row_digest(row: Mapping[str, Any]) -> str:
@@ -87,8 +84,8 @@ class StagedRows:
         if self.request.write_disposition is not WriteDisposition.MERGE:
             return
         key = self.request.primary_key
-        any_null = " OR ".join(f"{_quote(k)} IS NULL" for k in key)
-        distinct = ", ".join(_quote(k) for k in key)
+        any_null = " OR ".join(f"{quote(k)} IS NULL" for k in key)
+        distinct = ", ".join(quote(k) for k in key)
         duplicates = "0" if self.request.primary_key_unique else f"count(*) - count(DISTINCT ({distinct}))"
         with duckdb.connect(config={"memory_limit": _DEDUPLICATION_MEMORY}) as connection:
             nulls, self._duplicates = connection.execute(
@@ -137,7 +134,7 @@ class StagedRows:
         if not self._duplicates:
             yield from pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS)
             return
-        key = ", ".join(_quote(k) for k in self.request.primary_key)
+        key = ", ".join(quote(k) for k in self.request.primary_key)
         logger.warning(
             "%s source rows repeat a primary key (%s); keeping the last row read for each key",
             f"{self._duplicates:,}",

@@ -161,13 +161,14 @@ class HttpClient:
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             reason = self._mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             if idempotent or not _was_sent(exc):
-                raise RetryableFailure(f"{where}: {type(exc).__name__}: {reason}") from exc
+                # from None: the cause's text holds the query string, which may carry an API key.
+                raise RetryableFailure(f"{where}: {type(exc).__name__}: {reason}") from None
             raise AmbiguousOutcomeError(
                 f"{where}: {type(exc).__name__} after the request was sent; the outcome is "
                 f"unknown, so it is not retried (check the API before running again)"
-            ) from exc
+            ) from None
         except requests.RequestException as exc:
-            raise SourceError(f"{where}: {self._mask(str(exc))}") from exc
+            raise SourceError(f"{where}: {self._mask(str(exc))}") from None
         status = response.status_code
         if 200 <= status < 300:
             return response

@@ -167,6 +167,12 @@ class SalesforceClient:
         if response.status_code < 300:
             return response
         error = api_error(response, parse_retry_after(response.headers.get("Retry-After")))
+        if error.transient and method == "POST" and not error.unprocessed:
+            # The job (or record) may have been created: repeating could create a second one.
+            raise SourceError(self._redact(
+                f"Salesforce {action}: the outcome is unknown (HTTP {error.status} {error.describe()}); "
+                "run the task again"
+            ))  # fmt: skip
         if error.transient:
             raise RetryableError(self._redact(f"HTTP {error.status} {error.describe()}"), error.retry_after)
         raise self._redacted(terminal_error(error, action, object_name))

@@ -61,6 +61,12 @@ class ApiError:
         return self.status == 429 or self.status >= 500 or self.code in TRANSIENT_CODES
 
     @property
+    def unprocessed(self) -> bool:
+        """Whether the server says it did not act on the request (429, 503, request limits), so
+        even a POST may be repeated; after another 5xx a POST's outcome is unknown."""
+        return self.status in (429, 503) or self.code in TRANSIENT_CODES
+
+    @property
     def session_expired(self) -> bool:
         """Whether the session id was rejected (HTTP 401 / ``INVALID_SESSION_ID``)."""
         return self.status == 401 or self.code == SESSION_EXPIRED_CODE

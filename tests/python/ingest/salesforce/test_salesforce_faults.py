@@ -85,6 +85,27 @@ def test_invalid_field_or_object_fails_fast_with_one_clear_line(
     assert_refused_fast(org, run, time.monotonic() - started, *fragments)
 
 
+def test_a_bulk_job_creation_with_an_unknown_outcome_is_not_repeated(org: SalesforceOrg) -> None:
+    # A 500 that is not "unavailable" may come after the job was created: a second POST could
+    # leave two jobs running on the org.
+    org.faults.fail("/jobs/query", 500, "UNKNOWN_EXCEPTION", method="POST")
+
+    run = org.ingest("--object", "Account", "--api", "bulk")
+
+    assert run.returncode == 1
+    assert "the outcome is unknown" in run.stderr and "UNKNOWN_EXCEPTION" in run.stderr
+    assert [s.status for s in org.faults.requests("/jobs/query") if s.method == "POST"] == [500]
+
+
+def test_a_throttled_bulk_job_creation_is_repeated(org: SalesforceOrg) -> None:
+    org.faults.fail("/jobs/query", 429, method="POST")
+
+    run = org.ingest("--object", "Account", "--api", "bulk")
+
+    assert run.returncode == 0, run.stderr
+    assert [s.status for s in org.faults.requests("/jobs/query") if s.method == "POST"] == [429, 200]
+
+
 def test_bad_credentials_fail_fast_without_revealing_them(org: SalesforceOrg) -> None:
     wrong = "Wr0ng-Passw0rd-91"
     started = time.monotonic()
