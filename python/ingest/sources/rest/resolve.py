@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from requests.auth import AuthBase
+from worker_kit.masking import SecretMasker
 
 from ingest.errors import ConfigError
 from ingest.sources.rest.auth import build_auth, secret_variables
 from ingest.sources.rest.config import RestApiConfig
-from ingest.sources.rest.masking import SecretMasker
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ import requests
 from simple_salesforce import SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import token_login
+from worker_kit.masking import SecretMasker
 
 from ingest.errors import ConfigError
 from ingest.sources.salesforce.credentials import Credentials, LoginFlow
-from ingest.sources.salesforce.errors import TRANSIENT_CODES, Redactor, SalesforceAuthError, last_line
+from ingest.sources.salesforce.errors import TRANSIENT_CODES, SalesforceAuthError, last_line
 from ingest.sources.salesforce.retry import RetryableError, call_with_retries
 from ingest.sources.salesforce.transport import describe_failure
 
@@ -74,7 +75,7 @@ class Authenticator:
         base_url: str,
         api_version: str,
         http: requests.Session,
-        redact: Redactor,
+        redact: SecretMasker,
     ) -> None:
         self.credentials = credentials
         self._domain = domain

@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+from worker_kit.masking import SecretMasker
 from worker_kit.retry_after import parse_retry_after
 
 from ingest.errors import SourceError
 from ingest.sources.salesforce.auth import Authenticator, SalesforceSession
-from ingest.sources.salesforce.errors import Redactor, SalesforceAuthError, api_error, terminal_error
+from ingest.sources.salesforce.errors import SalesforceAuthError, api_error, terminal_error
 from ingest.sources.salesforce.retry import RetryableError, call_with_retries
 from ingest.sources.salesforce.transport import describe_failure, never_sent
 
@@ -45,7 +46,7 @@ class SalesforceClient:
     """
 
     def __init__(
-        self, authenticator: Authenticator, api_version: str, http: requests.Session, redact: Redactor
+        self, authenticator: Authenticator, api_version: str, http: requests.Session, redact: SecretMasker
     ) -> None:
         self._authenticator = authenticator
         self._api_version = api_version

@@ -11,7 +11,6 @@ expired session as HTTP 401 with ``INVALID_SESSION_ID``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import requests
@@ -131,29 +130,3 @@ def terminal_error(error: ApiError, action: str, object_name: str | None) -> Sou
     if error.session_expired:
         return SalesforceAuthError(message)
     return SourceError(message)
-
-
-class Redactor:
-    """Removes secret values (password, tokens, session ids) from text before it is shown.
-
-    Salesforce's messages do not echo secrets, and the worker never puts them in messages; this is
-    the last line of defence for text that comes from elsewhere (exceptions of HTTP libraries).
-
-    Args:
-        secrets: Values that must never appear; short values (under 4 characters) are ignored so
-            that ordinary words are not masked.
-    """
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self._secrets: set[str] = set()
-        self.add(*secrets)
-
-    def add(self, *secrets: str | None) -> None:
-        """Also remove these values (e.g. a session id obtained later)."""
-        self._secrets.update(s for s in secrets if s and len(s) >= 4)
-
-    def __call__(self, text: str) -> str:
-        """The text with every secret replaced by ``***`` (longest first)."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text

@@ -118,13 +118,14 @@ def open_salesforce(options: Mapping[str, Any], environ: Mapping[str, str]) -> S
         raise UsageError("--login-flow client-credentials needs your My Domain: pass --domain <name>.my")
     version = str(options["api_version"])
     # Imported here so that runs of other sources never load simple-salesforce (module docstring).
+    from worker_kit.masking import SecretMasker
+
     from ingest.sources.salesforce.auth import Authenticator
     from ingest.sources.salesforce.client import SalesforceClient
-    from ingest.sources.salesforce.errors import Redactor
     from ingest.sources.salesforce.source import SalesforceSource
     from ingest.sources.salesforce.transport import TimeoutSession
 
-    redact = Redactor()
+    redact = SecretMasker()
     http = TimeoutSession()
     authenticator = Authenticator(credentials, domain, login_url(domain, override), version, http, redact)
     settings = SalesforceSettings(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from ingest.sources.rest.client import display_url
-from ingest.sources.rest.masking import SecretMasker
 from ingest.sources.rest.source import bound_text, open_rest_source
+from worker_kit.masking import SecretMasker
 from worker_kit.retry_after import parse_retry_after
 
 NOW = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.UTC)

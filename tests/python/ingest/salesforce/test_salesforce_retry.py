@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import requests
 from ingest.errors import ColumnNotFoundError, SourceError, TableNotFoundError
-from ingest.sources.salesforce.errors import Redactor, SalesforceUnavailableError, api_error, terminal_error
+from ingest.sources.salesforce.errors import SalesforceUnavailableError, api_error, terminal_error
 from ingest.sources.salesforce.retry import RetryableError, RetryAfterOrBackoff, call_with_retries
 from tenacity import RetryCallState, Retrying
 from tenacity.wait import wait_fixed
+from worker_kit.masking import SecretMasker
 from worker_kit.retry_after import parse_retry_after
 
 
@@ -119,8 +120,8 @@ def test_final_errors_are_not_retried() -> None:
     assert len(attempts) == 1
 
 
-def test_redactor_masks_every_secret_longest_first() -> None:
-    redact = Redactor(["s3cret-pass", None, "abc"])
+def test_masker_masks_every_secret_longest_first() -> None:
+    redact = SecretMasker(["s3cret-pass", None, "abc"])
     redact.add("s3cret-pass-and-token")
 
     assert redact("login with s3cret-pass-and-token and s3cret-pass, abc") == "login with *** and ***, abc"
