@@ -1,8 +1,14 @@
 """Store rows -> the camelCase records of Orchestra's public API.
 
 Field sets follow the ``PipelineRunResponse``, ``TaskRunResponse``, ``OperationResponse`` and
-``PipelineResponse`` schemas of Orchestra's OpenAPI document (orchestra-spec section 7).
+``PipelineResponse`` schemas of Orchestra's OpenAPI document (``docs/orchestra-contract.md``).
 Timestamps are ISO 8601 strings in UTC.
+
+Local pipelines report ``storageProvider: "ORCHESTRA"`` (one of the ``StorageProvider`` values
+Orchestra's clients know) and a single version, number 1: the file on disk. With ``ORCHESTRA``,
+orchestra-cli's ``build``/``update`` send the YAML to ``PUT /pipelines`` and this server writes the
+file under ``orchestra/``; with a git provider (``GITHUB``, ...) the CLI would instead commit and
+push the user's branch itself and never reach the server, which is not what a local server is for.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
+
+from orchestra_local.api.registry import PipelineFile
+from orchestra_local.spec.models import Pipeline
 
 
 def iso(value: datetime | None) -> str | None:
@@ -41,12 +50,76 @@ OPERATION_FIELDS = (
 
 
 def pipeline_run_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A pipeline run as ``PipelineRunResponse`` (``data`` carries the run inputs and the local alias)."""
+    """A pipeline run as ``PipelineRunResponse``.
+
+    ``data`` is the pipeline definition the run executed (``PipelineRunModel``), as the runner
+    recorded it when the run was created; None for runs recorded before it did. The run inputs,
+    alias and file of the run stay in the store's own columns.
+    """
     record = _camel(row, PIPELINE_RUN_FIELDS)
     record["triggeredBy"] = row.get("triggered_by") or []
     record["childPipelineRuns"] = []
-    record["data"] = {"runInputs": row.get("run_inputs") or {}, "alias": row.get("pipeline_alias"),
-                      "yamlPath": row.get("yaml_path")}
+    definition = (row.get("data") or {}).get("definition")
+    record["data"] = pipeline_definition(definition) if isinstance(definition, dict) else None
+    return record
+
+
+PIPELINE_MODEL_KEYS = ("version", "name", "pipeline", "schedule", "sensors", "triggerEvents", "webhook",
+                       "configuration", "inputs", "meta", "alerts")
+"""Top-level keys of Orchestra's ``PipelineModel`` (``additionalProperties: false``)."""
+INPUT_MODEL_KEYS = ("type", "default", "optional")
+"""Keys of Orchestra's ``PipelineInputModel`` (our ``options`` is a local addition, not sent)."""
+LOCAL_VERSION_NUMBER = 1
+"""The one version of a local pipeline: its file on disk **(our choice)**."""
+STORAGE_PROVIDER = "ORCHESTRA"
+"""What local pipelines report as ``storageProvider`` (see the module docstring for why)."""
+
+
+def dump_definition(model: Pipeline) -> dict[str, Any]:
+    """A validated pipeline in the API's camelCase spelling, keys the file did not set left out."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def pipeline_definition(dumped: dict[str, Any]) -> dict[str, Any]:
+    """Orchestra's ``PipelineModel`` of a :func:`dump_definition` result: only the schema's keys."""
+    definition = {key: dumped[key] for key in PIPELINE_MODEL_KEYS if key in dumped}
+    if isinstance(definition.get("inputs"), dict):
+        definition["inputs"] = {name: {k: v for k, v in spec.items() if k in INPUT_MODEL_KEYS}
+                                for name, spec in definition["inputs"].items()}
+    return definition
+
+
+def pipeline_record(pipeline: PipelineFile, model: Pipeline | None, latest: dict[str, Any] | None,
+                    repository: str | None) -> dict[str, Any]:
+    """A pipeline file as ``PipelineResponse``.
+
+    Args:
+        pipeline: The pipeline file.
+        model: Its validated pipeline, or None when the file is invalid (name falls back to the alias).
+        latest: The newest run of the pipeline (a store row), if any.
+        repository: ``owner/name`` of the served repository's origin, if any.
+    """
+    modified = iso(pipeline.modified_at())
+    inputs = None
+    if model is not None and model.inputs:
+        inputs = {name: spec.model_dump(mode="json", by_alias=True, exclude_unset=True, include=set(INPUT_MODEL_KEYS))
+                  for name, spec in model.inputs.items()}
+    record: dict[str, Any] = {
+        "id": pipeline.id, "name": model.name if model is not None else pipeline.alias,
+        "numTasks": sum(1 for _ in model.iter_tasks()) if model is not None else None,
+        "yamlPath": pipeline.yaml_path, "createdAt": modified, "updatedAt": modified, "paused": False,
+        "inputs": inputs, "latestVersionNumber": LOCAL_VERSION_NUMBER,
+        "publishedVersionNumber": LOCAL_VERSION_NUMBER, "storageProvider": STORAGE_PROVIDER,
+        "repository": repository, "alias": pipeline.alias,
+        "latestRunId": None, "latestRunStatus": None, "latestRunMessage": None, "latestRunCreatedAt": None,
+        "latestRunStartedAt": None, "latestRunCompletedAt": None,
+    }
+    if latest is not None:
+        record.update({
+            "latestRunId": latest["id"], "latestRunStatus": latest["run_status"], "latestRunMessage": latest["message"],
+            "latestRunCreatedAt": iso(latest["created_at"]), "latestRunStartedAt": iso(latest["started_at"]),
+            "latestRunCompletedAt": iso(latest["completed_at"]),
+        })
     return record
 
 

@@ -1,74 +1,32 @@
-"""What the API does, independent of HTTP: the pipeline registry and runs started in the background.
+"""What the API does, independent of HTTP: the pipeline registry, its files, and runs started in the background.
 
-Pipelines are the files under ``<repo>/orchestra/`` (``**/*.yml``/``*.yaml``); a pipeline's alias
-is its file stem and its id a uuid5 of its repo-relative path (stable across restarts and
-machines). Runs execute in background threads, several at once; cancelling terminates their
-processes. The API routers translate this module's errors into status codes.
+The registry (``registry.py``) lists and validates the files under ``<repo>/orchestra/``;
+``pipeline_files.py`` writes them for the create/update/delete endpoints. Runs execute in
+background threads, several at once; cancelling terminates their processes. The API routers
+translate this module's errors into status codes.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from orchestra_local.api.pipeline_files import PipelineFiles
+from orchestra_local.api.records import LOCAL_VERSION_NUMBER
+from orchestra_local.api.registry import NotFoundError, PipelineFile, PipelineRegistry
 from orchestra_local.engine.executor import PipelineExecution
-from orchestra_local.engine.runner import pipeline_identity, prepare_run
+from orchestra_local.engine.runner import prepare_run
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.spec.loader import LoadedPipeline, load_file
 from orchestra_local.store import RunStore
 from orchestra_local.workspace import Workspace
+from orchestra_local.worktrees import at_revision
+
+__all__ = ["NotFoundError", "PipelineFile", "PipelineRegistry", "RunService", "StartOptions"]
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCEEDED", "WARNING", "FAILED", "SKIPPED", "CANCELLED"})
-
-
-class NotFoundError(LookupError):
-    """The addressed pipeline, run or file does not exist (HTTP 404)."""
-
-
-@dataclass(frozen=True)
-class PipelineFile:
-    """One pipeline of the registry."""
-
-    id: str
-    alias: str
-    path: Path
-    yaml_path: str
-
-    def modified_at(self) -> datetime:
-        """The file's modification time (UTC)."""
-        return datetime.fromtimestamp(self.path.stat().st_mtime, tz=UTC)
-
-
-class PipelineRegistry:
-    """The pipelines under ``<repo>/orchestra`` (read from disk on every call: edits show at once)."""
-
-    def __init__(self, repo_root: Path, folder: str = "orchestra"):
-        self.repo_root = repo_root
-        self.folder = repo_root / folder
-
-    def all(self) -> list[PipelineFile]:
-        """Every pipeline file, sorted by path."""
-        files = sorted(p for p in self.folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-        pipelines = []
-        for path in files:
-            pipeline_id, alias, yaml_path = pipeline_identity(path, self.repo_root)
-            pipelines.append(PipelineFile(pipeline_id, alias, path, yaml_path))
-        return pipelines
-
-    def find(self, id_or_alias: str) -> PipelineFile:
-        """The pipeline with this id or alias.
-
-        Raises:
-            NotFoundError: When there is none.
-        """
-        for pipeline in self.all():
-            if id_or_alias in (pipeline.id, pipeline.alias):
-                return pipeline
-        raise NotFoundError("Pipeline not found")
 
 
 @dataclass
@@ -83,6 +41,7 @@ class StartOptions:
     environment_overrides: dict[str, Any] | None = None
     branch: str | None = None
     commit: str | None = None
+    version_number: int | None = None
 
 
 class RunService:
@@ -99,13 +58,19 @@ class RunService:
         self.store = store
         self.workspace = workspace
         self.registry = PipelineRegistry(settings.repo_root)
+        self.files = PipelineFiles(self.registry)
         self._executions: dict[str, PipelineExecution] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def load(self, pipeline: PipelineFile) -> LoadedPipeline:
-        """Validate and load a pipeline file (``PipelineValidationError`` when invalid)."""
-        return load_file(pipeline.path)
+        """The validated pipeline of a file, cached while the file is unchanged.
+
+        Raises:
+            PipelineValidationError: The file is not a valid pipeline.
+            NotFoundError: It no longer exists.
+        """
+        return self.registry.load(pipeline)
 
     def _latest_finished_run(self, pipeline_id: str) -> str:
         for run in self.store.list_pipeline_runs(limit=50, pipeline_id=pipeline_id):
@@ -122,10 +87,16 @@ class RunService:
         Raises:
             NotFoundError: Unknown pipeline.
             PipelineValidationError: The file is not a valid pipeline (HTTP 422).
-            InvalidInputError: Missing/unknown inputs, bad task ids, remote-only tasks (HTTP 400).
+            InvalidInputError: Missing/unknown inputs, bad task ids, remote-only tasks, a version
+                other than the file's, an unknown branch or commit (HTTP 400).
         """
+        if options.version_number not in (None, LOCAL_VERSION_NUMBER):
+            raise InvalidInputError(f"versionNumber {options.version_number}: a local pipeline has one version, "
+                                    f"{LOCAL_VERSION_NUMBER} (its file on disk)")
         pipeline = self.registry.find(id_or_alias)
-        loaded = self.load(pipeline)
+        # branch/commit: the run reads the pipeline and its projects from a worktree of that revision
+        revision = at_revision(self.settings, pipeline.path, branch=options.branch, commit=options.commit)
+        loaded = self.load(pipeline) if revision is None else load_file(revision.pipeline_path)
         overrides = {k: str(v.get("value") if isinstance(v, dict) else v)
                      for k, v in (options.environment_overrides or {}).items()}
         request = self.workspace.request(
@@ -138,9 +109,10 @@ class RunService:
             triggered_by=[{"triggerType": "WEBHOOK"}],
             runner_kind="api",
         )
-        execution = prepare_run(loaded, request, settings=self.settings, store=self.store, masker=self.workspace.masker)
-        if options.branch or options.commit:
-            self.store.update_pipeline_run(execution.pipeline_run_id, branch=options.branch, commit=options.commit)
+        execution = prepare_run(loaded, request, settings=self.settings if revision is None else revision.settings,
+                                store=self.store, masker=self.workspace.masker)
+        if revision is not None:
+            self.store.update_pipeline_run(execution.pipeline_run_id, branch=revision.branch, commit=revision.commit)
         thread = threading.Thread(target=self._execute, args=(execution,), name=f"run-{execution.pipeline_run_id[:8]}",
                                   daemon=True)
         with self._lock:
@@ -192,6 +164,11 @@ class RunService:
             execution.cancel()
         for execution in running:
             self.wait(execution.pipeline_run_id, timeout=30)
+
+    def latest_run(self, pipeline_id: str) -> dict[str, Any] | None:
+        """The newest run of one pipeline (a store row), or None."""
+        runs = self.store.list_pipeline_runs(limit=1, pipeline_id=pipeline_id)
+        return runs[0] if runs else None
 
     def latest_runs(self) -> dict[str, dict[str, Any]]:
         """The newest run of each pipeline id."""

@@ -203,7 +203,9 @@ def prepare_run(
         run_inputs=inputs,
         env_name=request.environment,
         data={"plan": [entry.entry_id for entry in plan.entries],
-              "runner": {"pid": os.getpid(), "host": socket.gethostname(), "kind": request.runner_kind}},
+              "runner": {"pid": os.getpid(), "host": socket.gethostname(), "kind": request.runner_kind},
+              # the definition this run executes, camelCase: the API's PipelineRunModel (``data``)
+              "definition": loaded.model.model_dump(mode="json", by_alias=True, exclude_unset=True)},
     )
     execution = PipelineExecution(run, entries)
     for entry in entries:

@@ -1,85 +1,123 @@
-"""Pipelines: the registry (GET /pipelines, /pipeline, /pipelines/data) and starting runs."""
+"""Pipelines: the registry (``GET /pipelines``, ``/pipeline``, ``/pipelines/data``) and starting runs.
+
+Request bodies follow Orchestra's OpenAPI document (``docs/orchestra-contract.md``): camelCase
+keys, snake_case accepted as well (orchestra-cli sends ``storage_provider``, ``pipeline_id``).
+A key whose value is ``null``, ``""``, ``[]`` or ``{}`` counts as absent, as on hosted Orchestra:
+the run-pipeline GitHub Action sends ``"environment": ""`` and ``"taskIds": null`` whenever those
+inputs are unset.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from orchestra_local.api.deps import get_service, require_token
-from orchestra_local.api.records import iso
+from orchestra_local.api.pipeline_files import PipelineConflictError
+from orchestra_local.api.records import LOCAL_VERSION_NUMBER, dump_definition, pipeline_definition, pipeline_record
 from orchestra_local.api.service import NotFoundError, PipelineFile, RunService, StartOptions
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
 
 router = APIRouter(tags=["pipelines"], dependencies=[Depends(require_token)])
 
 
-def _pipeline_record(service: RunService, pipeline: PipelineFile, latest: dict[str, Any] | None) -> dict[str, Any]:
+@contextmanager
+def http_errors(service: RunService) -> Iterator[None]:
+    """Translate the service's errors: 404 not found, 409 conflict, 422 invalid pipeline, 400 bad input."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except PipelineConflictError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except PipelineValidationError as exc:
+        raise HTTPException(status_code=422, detail=[p.as_detail() for p in exc.problems]) from None
+    except InvalidInputError as exc:
+        raise HTTPException(status_code=400, detail=service.workspace.masker.mask(str(exc))) from None
+
+
+def record(service: RunService, pipeline: PipelineFile, latest: dict[str, Any] | None) -> dict[str, Any]:
+    """``PipelineResponse`` of a file (an invalid file still lists, named by its alias)."""
     try:
         model = service.load(pipeline).model
-        name, inputs, tasks = model.name, model.inputs, sum(1 for _ in model.iter_tasks())
     except PipelineValidationError:
-        name, inputs, tasks = pipeline.alias, None, None
-    modified = iso(pipeline.modified_at())
-    record: dict[str, Any] = {
-        "id": pipeline.id, "name": name, "alias": pipeline.alias, "yamlPath": pipeline.yaml_path, "paused": False,
-        "createdAt": modified, "updatedAt": modified, "numTasks": tasks, "storageProvider": "ORCHESTRA_LOCAL",
-        "inputs": {k: v.model_dump(exclude_none=True) for k, v in inputs.items()} if inputs else None,
-        "latestRunId": None, "latestRunStatus": None, "latestRunMessage": None, "latestRunCreatedAt": None,
-        "latestRunStartedAt": None, "latestRunCompletedAt": None,
-    }
-    if latest is not None:
-        record.update({
-            "latestRunId": latest["id"], "latestRunStatus": latest["run_status"], "latestRunMessage": latest["message"],
-            "latestRunCreatedAt": iso(latest["created_at"]), "latestRunStartedAt": iso(latest["started_at"]),
-            "latestRunCompletedAt": iso(latest["completed_at"]),
-        })
-    return record
+        model = None
+    return pipeline_record(pipeline, model, latest, service.registry.origin_slug())
 
 
 @router.get("/pipelines")
 def list_pipelines(service: RunService = Depends(get_service)) -> list[dict[str, Any]]:  # noqa: B008
     """Every pipeline file under ``orchestra/`` as Orchestra's ``PipelineResponse``."""
     latest = service.latest_runs()
-    return [_pipeline_record(service, p, latest.get(p.id)) for p in service.registry.all()]
+    return [record(service, p, latest.get(p.id)) for p in service.registry.all()]
 
 
-def _select(service: RunService, alias: str | None, pipeline_id: str | None) -> PipelineFile:
-    if not alias and not pipeline_id:
-        raise HTTPException(status_code=400, detail="Provide alias or pipeline_id")
-    try:
-        return service.registry.find(pipeline_id or alias or "")
-    except NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+def select(service: RunService, pipeline_id: str | None, alias: str | None, repository: str | None,
+           yaml_path: str | None, version: int | None = None) -> PipelineFile:
+    """The pipeline of Orchestra's selectors (400 none or several, 404 no match or another version)."""
+    with http_errors(service):
+        pipeline = service.registry.select(pipeline_id=pipeline_id, alias=alias, repository=repository,
+                                           yaml_path=yaml_path)
+    if version is not None and version != LOCAL_VERSION_NUMBER:
+        raise HTTPException(status_code=404, detail=f"Pipeline version {version} not found: a local pipeline has "
+                                                    f"one version, {LOCAL_VERSION_NUMBER} (its file on disk)")
+    return pipeline
 
 
 @router.get("/pipeline")
 def get_pipeline(
-    alias: str | None = None, pipeline_id: str | None = None, service: RunService = Depends(get_service),  # noqa: B008
+    pipeline_id: str | None = None, alias: str | None = None, repository: str | None = None,
+    yaml_path: str | None = None, version: int | None = None,
+    service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
-    """One pipeline by ``alias`` or ``pipeline_id``."""
-    pipeline = _select(service, alias, pipeline_id)
-    return _pipeline_record(service, pipeline, service.latest_runs().get(pipeline.id))
+    """One pipeline by ``pipeline_id``, ``alias``, or ``repository`` + ``yaml_path`` (repo-relative)."""
+    pipeline = select(service, pipeline_id, alias, repository, yaml_path, version)
+    return record(service, pipeline, service.latest_run(pipeline.id))
 
 
 @router.get("/pipelines/data")
 def get_pipeline_data(
-    alias: str | None = None, pipeline_id: str | None = None, service: RunService = Depends(get_service),  # noqa: B008
+    pipeline_id: str | None = None, alias: str | None = None, repository: str | None = None,
+    yaml_path: str | None = None, version: int | None = None,
+    service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
-    """The pipeline definition (its parsed YAML)."""
-    pipeline = _select(service, alias, pipeline_id)
-    try:
-        return service.load(pipeline).document
-    except PipelineValidationError as exc:
-        raise HTTPException(status_code=422, detail=[p.as_detail() for p in exc.problems]) from None
+    """The pipeline definition as Orchestra's ``PipelineModel`` (camelCase); 422 when the file is invalid."""
+    pipeline = select(service, pipeline_id, alias, repository, yaml_path, version)
+    with http_errors(service):
+        return pipeline_definition(dump_definition(service.load(pipeline).model))
 
 
-class StartRequest(BaseModel):
-    """Body of a start request (Orchestra's ``WebhookRequestData``)."""
+# orchestra-cli 0.5.2 (`pipeline run --alias X --task T`) reads the definition from this path,
+# which Orchestra's OpenAPI document does not list; it answers as /pipelines/data.
+router.add_api_route("/pipeline/data", get_pipeline_data, methods=["GET"], include_in_schema=False)
 
-    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="forbid")
+
+class ApiBody(BaseModel):
+    """Base of request bodies: camelCase or snake_case keys; null and empty values are absent."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if item is not None and item != "" and item != []
+                    and item != {}}
+        return value
+
+
+class StartRequest(ApiBody):
+    """Body of a start request (Orchestra's ``WebhookRequestData``).
+
+    ``ciRunId`` is accepted and not recorded (``PipelineRunResponse`` has no field for it);
+    ``data`` (Airflow webhook payloads) has no local meaning and answers 400 when non-empty.
+    """
 
     version_number: int | None = None
     branch: str | None = None
@@ -102,22 +140,19 @@ def start_pipeline(
 ) -> dict[str, Any]:
     """Start a run in the background: 200 ``{"id", "pipelineRunId", "message"}``.
 
-    400 (string detail) for missing/unknown inputs or bad restart options, 404 for an unknown
-    pipeline, 422 (detail list) when the file is not a valid pipeline.
+    400 (string detail) for missing/unknown inputs, bad restart options or another version, 404
+    for an unknown pipeline, 422 (detail list) when the file is not a valid pipeline.
     """
     body = body or StartRequest()
+    if body.data:
+        raise HTTPException(status_code=400, detail="data (Airflow webhook payloads) is not supported locally")
     options = StartOptions(
         run_inputs=body.run_inputs, task_ids=body.task_ids, continue_downstream_run=body.continue_downstream_run,
         retry_from_failed=body.retry_from_failed, environment=body.environment,
         environment_overrides=body.environment_overrides, branch=body.branch, commit=body.commit,
+        version_number=body.version_number,
     )
-    try:
+    with http_errors(service):
         pipeline = service.registry.find(pipeline_id_or_alias)
         run_id = service.start(pipeline_id_or_alias, options)
-    except NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
-    except PipelineValidationError as exc:
-        raise HTTPException(status_code=422, detail=[p.as_detail() for p in exc.problems]) from None
-    except InvalidInputError as exc:
-        raise HTTPException(status_code=400, detail=service.workspace.masker.mask(str(exc))) from None
     return {"id": pipeline.id, "pipelineRunId": run_id, "message": "Pipeline run started"}

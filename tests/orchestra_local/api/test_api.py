@@ -73,7 +73,7 @@ def test_start_status_task_runs_and_registry(api, write_pipeline) -> None:
     record = api.wait(run_id)
     assert record["runStatus"] == "SUCCEEDED" and record["pipelineId"] == pipeline["id"]
     assert record["triggeredBy"] == [{"triggerType": "WEBHOOK"}]
-    assert record["startedAt"].endswith("+00:00") and record["data"]["runInputs"] == {"who": "api"}
+    assert record["startedAt"].endswith("+00:00") and record["data"]["name"] == "two tasks"  # the definition
     page = api.get(f"/pipeline_runs/{run_id}/task_runs", params={"page_size": 1}).json()
     assert page["total"] == 2 and page["pageSize"] == 1 and len(page["results"]) == 1
     first = page["results"][0]
