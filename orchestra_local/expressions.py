@@ -7,8 +7,17 @@ Namespace names (``inputs``, ``ENV``, ``MATRIX``, ``ORCHESTRA``, ``tasks``, ``ta
 ``secrets``, ``outputs``) and task ids are case-insensitive.
 
 Substitution is raw text (our rendering rules live in :func:`render`). The one exception
-**(our choice)**: when the runner builds a shell command line, values coming from ``inputs`` or
-``MATRIX`` are quoted for the shell position they land in, so they cannot inject shell syntax.
+**(our choice)**: when the runner builds a shell command line, a value that read any namespace
+(``inputs``, ``MATRIX``, ``ENV``, ``secrets``, task outputs, ``ORCHESTRA``) is data, quoted for the
+shell position it lands in by :mod:`orchestra_local.shell`; only a literal written in the pipeline
+file itself (``${{ '--full-refresh' }}``) is spliced as raw text.
+
+Cost bounds: :mod:`orchestra_local.expression_limits` (each exceeded bound is an error naming it).
+
+Every failure inside an evaluation (a bad name, a function raising, ``OverflowError``,
+``RecursionError``, ``MemoryError``, ...) becomes an :class:`~orchestra_local.errors.ExpressionError`
+naming the expression and where it is, so the task it belongs to ends FAILED with that message.
+
 """
 
 from __future__ import annotations
@@ -20,24 +29,21 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfoNotFoundError
 
 import simpleeval
 
 from orchestra_local.errors import ExpressionError
 from orchestra_local.expression_functions import FUNCTIONS
-from orchestra_local.shell import quote_for_shell, shell_context
+from orchestra_local.expression_limits import MAX_EXPRESSION_LENGTH, BoundedEvaluator, bound_message
+from orchestra_local.shell import ShellValue, build_command
 from orchestra_local.spec.statuses import TaskRunStatus
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-MAX_EXPRESSION_LENGTH = 2000
-"""Longest expression text accepted, in characters (bounds parse and evaluation cost)."""
-
 COMPLETED = "COMPLETED"
 """Compared with a status, ``'COMPLETED'`` means "reached a terminal status" (our choice)."""
 
-# Namespaces whose values a user controls at start time; quoted when spliced into a shell command.
-USER_VALUE_NAMESPACES = frozenset({"inputs", "matrix"})
+LITERAL_NAMES = frozenset({"true", "false", "none"})
+"""Names that are constants: an expression reading nothing else was written in the pipeline file."""
 
 
 class Status(str):
@@ -60,12 +66,15 @@ class Namespace:
     Args:
         name: The namespace's name, for error messages (e.g. ``ENV``).
         values: Its entries. An exact-case match wins over a case-insensitive one.
+        missing_hint: For a large or sensitive namespace (``ENV``, ``secrets``): where a missing
+            entry is set. When given, an error names only the missing key, never the others.
     """
 
-    def __init__(self, name: str, values: Mapping[str, Any]):
+    def __init__(self, name: str, values: Mapping[str, Any], missing_hint: str | None = None):
         self._name = name
         self._values = dict(values)
         self._folded = {str(k).lower(): v for k, v in self._values.items()}
+        self._missing_hint = missing_hint
 
     def lookup(self, key: Any) -> Any:
         """Return the entry for ``key``, raising ``KeyError`` naming the namespace when absent."""
@@ -74,6 +83,8 @@ class Namespace:
         folded = str(key).lower()
         if folded in self._folded:
             return self._folded[folded]
+        if self._missing_hint is not None:
+            raise KeyError(f"{self._name} has no '{key}'; {self._missing_hint}")
         known = ", ".join(sorted(map(str, self._values))) or "none"
         raise KeyError(f"{self._name} has no '{key}' (known: {known})")
 
@@ -176,8 +187,8 @@ class Scope:
     outputs: Mapping[str, Any] | None = None
 
 
-class _Evaluator(simpleeval.EvalWithCompoundTypes):
-    """simpleeval with our attribute and call rules."""
+class _Evaluator(BoundedEvaluator):
+    """simpleeval with our attribute and call rules, and the cost bounds."""
 
     def __init__(self, names: Callable[[ast.Name], Any]):
         super().__init__(functions=dict(FUNCTIONS), names=names)
@@ -207,11 +218,16 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         return super()._eval_compare(node)
 
 
+ENV_HINT = ("set it in the env file (.env or --env-file), in the values of the selected environment "
+            "(environments.yml), or in the runner's process environment")
+SECRETS_HINT = "set it in the env file (.env or --env-file) or in the runner's process environment"
+
+
 def _namespaces(scope: Scope) -> dict[str, Any]:
     names: dict[str, Any] = {
         "inputs": Namespace("inputs", scope.inputs),
-        "env": Namespace("ENV", scope.env),
-        "secrets": Namespace("secrets", scope.secrets),
+        "env": Namespace("ENV", scope.env, missing_hint=ENV_HINT),
+        "secrets": Namespace("secrets", scope.secrets, missing_hint=SECRETS_HINT),
         "true": True,
         "false": False,
         "none": None,
@@ -248,12 +264,16 @@ class _GroupIndex:
 def _parse(expression: str, where: str | None) -> ast.Expression:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(
-            f"longer than {MAX_EXPRESSION_LENGTH} characters", expression=expression[:80] + "...", where=where
+            f"longer than {MAX_EXPRESSION_LENGTH} characters (MAX_EXPRESSION_LENGTH)",
+            expression=expression[:80] + "...", where=where,
         )
     try:
         return ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error ({exc.msg})", expression=expression.strip(), where=where) from None
+    except (RecursionError, MemoryError, ValueError) as exc:  # too deeply nested, or a NUL byte in the text
+        raise ExpressionError(f"cannot be parsed ({type(exc).__name__}: {exc})", expression=expression.strip()[:200],
+                              where=where) from None
 
 
 def evaluate(expression: str, scope: Scope, where: str | None = None) -> Any:
@@ -268,7 +288,9 @@ def evaluate(expression: str, scope: Scope, where: str | None = None) -> Any:
         The value (any JSON-like type, a date, or a status string).
 
     Raises:
-        ExpressionError: Syntax error, unknown name/key/task, forbidden construct, or a failing function.
+        ExpressionError: Syntax error, unknown name/key/task, forbidden construct, an exceeded cost
+            bound, or any exception raised while evaluating (a function's, ``OverflowError``,
+            ``RecursionError``, ``MemoryError``, ...).
     """
     tree = _parse(expression, where)
     names = _namespaces(scope)
@@ -291,9 +313,19 @@ def evaluate(expression: str, scope: Scope, where: str | None = None) -> Any:
     except KeyError as exc:
         raise ExpressionError(str(exc.args[0]), expression=text, where=where) from None
     except simpleeval.InvalidExpression as exc:
-        raise ExpressionError(str(exc), expression=text, where=where) from None
-    except (TypeError, ValueError, IndexError, ZeroDivisionError, ZoneInfoNotFoundError) as exc:
-        raise ExpressionError(f"{type(exc).__name__}: {exc}", expression=text, where=where) from None
+        raise ExpressionError(bound_message(exc), expression=text, where=where) from None
+    except ExpressionError:
+        raise
+    except RecursionError:
+        raise ExpressionError("nested too deeply to evaluate (RecursionError)", expression=text, where=where) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of an expression is the expression's error, never a crash
+        raise ExpressionError(f"{type(exc).__name__}: {_short(exc)}", expression=text, where=where) from None
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's message, cut to 300 characters (a huge value must not flood the task message)."""
+    message = str(exc)
+    return message if len(message) <= 300 else message[:300] + "..."
 
 
 def render(value: Any) -> str:
@@ -317,9 +349,14 @@ def names_used(expression: str) -> set[str]:
     """Lower-cased top-level names an expression reads (``{'inputs', 'tasks'}``); empty if unparsable."""
     try:
         tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
         return set()
     return {node.id.lower() for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def is_literal(expression: str) -> bool:
+    """True when an expression reads no namespace: its value was written in the pipeline file itself."""
+    return not (names_used(expression) - LITERAL_NAMES) and "${{" not in expression
 
 
 def has_template(value: Any) -> bool:
@@ -334,26 +371,28 @@ def substitute(text: str, scope: Scope, where: str | None = None, *, shell: bool
         text: Parameter text.
         scope: What expressions can see.
         where: YAML path of the parameter, for errors.
-        shell: ``text`` is a shell command line: quote values read from ``inputs``/``MATRIX``.
+        shell: ``text`` is a shell command line: every value that read a namespace is placed as data
+            (see :mod:`orchestra_local.shell`); literals are spliced raw.
 
     Raises:
-        ExpressionError: From any expression, or for an unterminated ``${{``.
+        ExpressionError: From any expression, or for an unterminated ``${{``; with ``shell``, a
+            :class:`~orchestra_local.shell.ShellPlacementError` for a value that cannot be placed safely.
     """
-    pieces: list[str] = []
+    pieces: list[str | ShellValue] = []
     last = 0
     for match in TEMPLATE.finditer(text):
         pieces.append(text[last : match.start()])
         expression = match.group(1)
         rendered = render(evaluate(expression, scope, where))
-        if shell and names_used(expression) & USER_VALUE_NAMESPACES:
-            rendered = quote_for_shell(rendered, shell_context(text, match.start()))
-        pieces.append(rendered)
+        pieces.append(ShellValue(rendered, expression.strip(), quote=not is_literal(expression)) if shell else rendered)
         last = match.end()
     rest = text[last:]
     if "${{" in rest:
         raise ExpressionError("unterminated '${{' (missing '}}')", expression=rest.split("${{", 1)[1][:60], where=where)
     pieces.append(rest)
-    return "".join(pieces)
+    if shell:
+        return build_command(pieces, where)
+    return "".join(p if isinstance(p, str) else p.text for p in pieces)
 
 
 def evaluate_template(text: str, scope: Scope, where: str | None = None) -> Any:
