@@ -4,9 +4,11 @@ All routes live under ``/api/engine/public`` (orchestra-spec section 7), so Orch
 (``orchestra-cli`` with ``BASE_URL`` pointing here, the metadata loader) work unchanged. Every
 route but ``POST /pipelines/schema`` needs ``Authorization: Bearer <token>``.
 
-Errors have Orchestra's shapes: ``{"detail": "..."}`` for 400/401/404, ``{"detail": [{loc, msg,
-type, input}]}`` for 422; an unexpected error answers 500 ``{"detail": "Internal server error"}``
-and its traceback goes to the server's log, never into a response.
+Errors have Orchestra's shapes: ``{"detail": "..."}`` for 400/401/404/413, ``{"detail": [{loc,
+msg, type, input}]}`` for 422 (every malformed parameter: ``api/params.py``); a body over
+``max_body_bytes`` answers 413 before it is read (``api/limits.py``); an unexpected error answers
+500 ``{"detail": "Internal server error"}``, its traceback goes to the server's log, never into a
+response, and the connection stays open.
 """
 
 from __future__ import annotations
@@ -15,13 +17,27 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestra_local import __version__
-from orchestra_local.api.routers import operations, pipeline_runs, pipelines, schema, task_runs
+from orchestra_local.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit, ErrorBoundary
+from orchestra_local.api.records import iso
+from orchestra_local.api.routers import (
+    assets,
+    environments,
+    integrations,
+    operations,
+    pipeline_runs,
+    pipeline_writes,
+    pipelines,
+    schema,
+    state,
+    task_runs,
+)
 from orchestra_local.api.service import RunService
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.store import RunStore
@@ -38,12 +54,17 @@ class ApiSettings(BaseModel):
     Attributes:
         runner: Where pipelines, state and metadata live.
         token: The bearer token clients must send.
+        max_body_bytes: Largest request body accepted (413 beyond), in bytes.
+        docs: Serve Swagger UI at ``/api/engine/public/docs`` (it loads its scripts from a CDN,
+            so it is off by default; ``openapi.json`` is always served).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     runner: RunnerSettings
     token: str
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
+    docs: bool = False
 
     @staticmethod
     def new_token() -> str:
@@ -70,11 +91,15 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
         service.shutdown()  # cancel what is still running; nothing is left RUNNING
 
     app = FastAPI(title="orchestra-local", version=__version__, lifespan=lifespan,
-                  docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json")
+                  docs_url=f"{PREFIX}/docs" if settings.docs else None, redoc_url=None, openapi_url=f"{PREFIX}/openapi.json")
     app.state.service = service
     app.state.token = settings.token
-    for module in (schema, pipelines, pipeline_runs, task_runs, operations):
+    app.state.loaded_at = iso(datetime.now(UTC))  # when the workspace files were read
+    for module in (schema, pipelines, pipeline_writes, pipeline_runs, task_runs, operations, assets, environments,
+                   integrations, state):
         app.include_router(module.router, prefix=PREFIX)
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Select, func, select
@@ -18,6 +18,9 @@ from sqlalchemy import Column, Select, func, select
 from orchestra_local.store.repository import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, RunStore, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+"""Window ends earlier than this are read as this: MySQL/MariaDB ``DATETIME`` starts at year 1000,
+and no run is older."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,18 @@ class Window:
 
     @classmethod
     def of(cls, time_from: datetime | None, time_to: datetime | None) -> Window:
-        """The window; missing ends default to the 7 days before ``time_to`` or now."""
-        end = time_to or utcnow()
-        return cls(start=time_from or end - DEFAULT_WINDOW, end=end)
+        """The window; missing ends default to the 7 days before ``time_to`` or now.
+
+        Args:
+            time_from: Aware start, or None.
+            time_to: Aware end, or None.
+
+        Both ends are clamped to :data:`EARLIEST` or later, so any datetime Python can hold
+        (year 1 included) gives a window every supported database can compare with.
+        """
+        end = max(time_to or utcnow(), EARLIEST)
+        start = time_from if time_from is not None else max(end, EARLIEST + DEFAULT_WINDOW) - DEFAULT_WINDOW
+        return cls(start=max(start, EARLIEST), end=end)
 
 
 def _in(column: Column[Any], values: Sequence[str]) -> Any:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from fastapi.responses import FileResponse
 
+from orchestra_local.api import params
 from orchestra_local.api.deps import get_service, require_token
+from orchestra_local.api.environment_records import environment_names
 from orchestra_local.api.records import page_record, pipeline_run_record, task_run_record
 from orchestra_local.api.service import NotFoundError, RunService
 from orchestra_local.errors import InvalidInputError
@@ -18,23 +20,21 @@ from orchestra_local.store import queries
 router = APIRouter(tags=["pipeline runs"], dependencies=[Depends(require_token)])
 
 
-def csv(value: str) -> list[str]:
-    """Split a comma-separated filter (empty -> no filter)."""
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
 @router.get("/pipeline_runs")
 def list_pipeline_runs(
-    status: str = "", pipeline_ids: str = "", pipeline_run_ids: str = "", environments: str = "",
-    time_from: datetime | None = None, time_to: datetime | None = None,
-    page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=100),
+    window: params.Window, paging: params.ListPage, status: params.PipelineRunStatuses = "",
+    pipeline_ids: params.UuidCsv = "", pipeline_run_ids: params.UuidCsv = "", environments: str = "",
     service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
-    """Pipeline runs, newest first, ``{page, pageSize, total, results}``."""
+    """Pipeline runs, newest first, ``{page, pageSize, total, results}``.
+
+    ``environments`` takes environment ids (as ``GET /environments`` lists them) or, locally,
+    environment names.
+    """
     result = queries.pipeline_runs(
-        service.store, window=queries.Window.of(time_from, time_to), page=page, page_size=page_size,
-        statuses=csv(status), pipeline_ids=csv(pipeline_ids), pipeline_run_ids=csv(pipeline_run_ids),
-        environments=csv(environments),
+        service.store, window=window, page=paging.page, page_size=paging.page_size,
+        statuses=status, pipeline_ids=pipeline_ids, pipeline_run_ids=pipeline_run_ids,  # type: ignore[arg-type]
+        environments=environment_names(service.workspace.environments, params.split(environments)),
     )
     return page_record(result, pipeline_run_record)
 
@@ -47,7 +47,7 @@ def _run(service: RunService, pipeline_run_id: str) -> dict[str, Any]:
 
 
 @router.get("/pipeline_runs/{pipeline_run_id}/status")
-def pipeline_run_status(pipeline_run_id: str, service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
+def pipeline_run_status(pipeline_run_id: params.PipelineRunId, service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
     """The pipeline run record (``runStatus``, timestamps, ``triggeredBy``, ...)."""
     return pipeline_run_record(_run(service, pipeline_run_id))
 
@@ -69,12 +69,13 @@ def cancel_pipeline_run(
 
 @router.get("/pipeline_runs/{pipeline_run_id}/task_runs")
 def pipeline_run_task_runs(
-    pipeline_run_id: str, page: int = Query(1, ge=1), page_size: int = Query(10, ge=1, le=50),
+    pipeline_run_id: params.PipelineRunId, paging: params.TaskRunsPage,
     service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
     """Task runs of one pipeline run in plan order (matrix parents and children included)."""
     _run(service, pipeline_run_id)
-    result = queries.task_runs(service.store, pipeline_run_id=pipeline_run_id, page=page, page_size=page_size)
+    result = queries.task_runs(service.store, pipeline_run_id=pipeline_run_id, page=paging.page,
+                               page_size=paging.page_size)
     return page_record(result, task_run_record)
 
 
@@ -85,15 +86,24 @@ def _files(service: RunService, pipeline_run_id: str, task_run_id: str, kind: st
     return service.store.list_files(task_run_id, kind)
 
 
-def _download(files: list[dict[str, Any]], filename: str, media_type: str) -> FileResponse:
-    matches = [f for f in files if f["filename"] == filename]
-    if not matches or not Path(matches[-1]["path"]).is_file():
+def _download(service: RunService, pipeline_run_id: str, task_run_id: str, kind: str, filename: str,
+              media_type: str) -> FileResponse:
+    """The latest file of that name, confined to the task run's folder of the state directory.
+
+    The recorded path is resolved (symlinks followed) and must stay inside
+    ``<state>/runs/<run>/<task run>/``: a symlink a task planted there never serves a file from
+    elsewhere (404, as for a missing file).
+    """
+    matches = [f for f in _files(service, pipeline_run_id, task_run_id, kind) if f["filename"] == filename]
+    folder = Path(os.path.realpath(service.settings.runs_dir / pipeline_run_id / task_run_id))
+    target = Path(os.path.realpath(matches[-1]["path"])) if matches else None
+    if target is None or not target.is_relative_to(folder) or not target.is_file():
         raise HTTPException(status_code=404, detail=f"File not found: {filename}")
-    return FileResponse(matches[-1]["path"], media_type=media_type, filename=Path(filename).name)
+    return FileResponse(target, media_type=media_type, filename=Path(filename).name)
 
 
 @router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/logs")
-def task_run_logs(pipeline_run_id: str, task_run_id: str,
+def task_run_logs(pipeline_run_id: params.PipelineRunId, task_run_id: params.TaskRunId,
                   service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
     """``{filenames, files: {name: {attemptNumber, displayName}}}`` (``TaskRunFilesResponse``)."""
     files = _files(service, pipeline_run_id, task_run_id, "log")
@@ -104,14 +114,14 @@ def task_run_logs(pipeline_run_id: str, task_run_id: str,
 
 
 @router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/logs/download")
-def download_task_run_log(pipeline_run_id: str, task_run_id: str, filename: str,
+def download_task_run_log(pipeline_run_id: params.PipelineRunId, task_run_id: params.TaskRunId, filename: str,
                           service: RunService = Depends(get_service)) -> FileResponse:  # noqa: B008
     """The raw log text; honours ``Range`` (partial content)."""
-    return _download(_files(service, pipeline_run_id, task_run_id, "log"), filename, "text/plain; charset=utf-8")
+    return _download(service, pipeline_run_id, task_run_id, "log", filename, "text/plain; charset=utf-8")
 
 
 @router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/artifacts")
-def task_run_artifacts(pipeline_run_id: str, task_run_id: str,
+def task_run_artifacts(pipeline_run_id: params.PipelineRunId, task_run_id: params.TaskRunId,
                        service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
     """``{filenames}`` of the task run's artifacts (latest attempt of each name)."""
     files = _files(service, pipeline_run_id, task_run_id, "artifact")
@@ -119,7 +129,7 @@ def task_run_artifacts(pipeline_run_id: str, task_run_id: str,
 
 
 @router.get("/pipeline_runs/{pipeline_run_id}/task_runs/{task_run_id}/artifacts/download")
-def download_task_run_artifact(pipeline_run_id: str, task_run_id: str, filename: str,
+def download_task_run_artifact(pipeline_run_id: params.PipelineRunId, task_run_id: params.TaskRunId, filename: str,
                                service: RunService = Depends(get_service)) -> FileResponse:  # noqa: B008
     """One artifact file (e.g. ``run_results.json``), latest attempt."""
-    return _download(_files(service, pipeline_run_id, task_run_id, "artifact"), filename, "application/octet-stream")
+    return _download(service, pipeline_run_id, task_run_id, "artifact", filename, "application/octet-stream")

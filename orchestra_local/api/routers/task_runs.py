@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel
 
+from orchestra_local.api import params
 from orchestra_local.api.deps import get_service, require_token
 from orchestra_local.api.records import page_record, task_run_record
-from orchestra_local.api.routers.pipeline_runs import csv
 from orchestra_local.api.service import RunService
 from orchestra_local.errors import StoreError
 from orchestra_local.store import queries
@@ -20,16 +19,15 @@ router = APIRouter(tags=["task runs"], dependencies=[Depends(require_token)])
 
 @router.get("/task_runs")
 def list_task_runs(
-    status: str = "", integration: str = "", pipeline_ids: str = "", task_run_ids: str = "",
-    time_from: datetime | None = None, time_to: datetime | None = None,
-    page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=100),
+    window: params.Window, paging: params.ListPage, status: params.TaskRunStatuses = "",
+    integration: params.IntegrationsCsv = "", pipeline_ids: params.UuidCsv = "", task_run_ids: params.UuidCsv = "",
     service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
-    """Task runs, newest first, filtered as Orchestra's ``GET /task_runs``."""
+    """Task runs, newest first, filtered as Orchestra's ``GET /task_runs`` (bad values: 422)."""
     result = queries.task_runs(
-        service.store, window=queries.Window.of(time_from, time_to), page=page, page_size=page_size,
-        statuses=csv(status), integrations=csv(integration), pipeline_ids=csv(pipeline_ids),
-        task_run_ids=csv(task_run_ids),
+        service.store, window=window, page=paging.page, page_size=paging.page_size,
+        statuses=status, integrations=integration, pipeline_ids=pipeline_ids,  # type: ignore[arg-type]
+        task_run_ids=task_run_ids,  # type: ignore[arg-type]
     )
     return page_record(result, task_run_record)
 
@@ -42,7 +40,7 @@ class Decision(BaseModel):
 
 
 @router.post("/task_runs/{task_run_id}/approval", status_code=200)
-def decide_approval(task_run_id: str, decision: Decision = Body(...),  # noqa: B008
+def decide_approval(task_run_id: params.TaskRunId, decision: Decision = Body(...),  # noqa: B008
                     service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
     """Approve or reject a waiting ORCHESTRA/APPROVAL task (local only; hosted Orchestra uses its UI)."""
     try:
