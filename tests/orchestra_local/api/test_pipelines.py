@@ -27,10 +27,10 @@ pipeline:
 
 # What orchestra-hq/run-pipeline (src/index.js) sends when only api_key and pipeline_id are set:
 # `environment` is core.getInput's "" and `taskIds` null; `runInputs` (undefined) is left out by
-# JSON.stringify; `branch`/`commit` come from github.context.
+# JSON.stringify; `branch`/`commit` come from github.context (HEAD_SHA: the test repo's commit).
 ACTION_BODY: dict[str, Any] = {
-    "branch": "main", "commit": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "environment": "",
-    "ciRunId": "1658821493", "retryFromFailed": False, "taskIds": None, "continueDownstreamRun": False,
+    "branch": "main", "commit": "HEAD_SHA", "environment": "", "ciRunId": "1658821493",
+    "retryFromFailed": False, "taskIds": None, "continueDownstreamRun": False,
 }
 
 
@@ -39,20 +39,39 @@ def simple(write_pipeline) -> Path:
     return write_pipeline("simple", SIMPLE)
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def git_repo(task_repo: Path) -> Path:
+    """The task repo as a real git repository (branch main) whose origin is Acme/data on GitHub."""
+    (task_repo / ".git").rmdir()
+    git(task_repo, "init", "-q", "-b", "main")
+    git(task_repo, "remote", "add", "origin", "git@github.com:Acme/data.git")
+    return task_repo
+
+
 @pytest.mark.parametrize("body", [
     pytest.param(ACTION_BODY, id="action-defaults"),
-    pytest.param({**ACTION_BODY, "branch": "release", "commit": None, "runInputs": {"who": "api"}},
+    pytest.param({**ACTION_BODY, "branch": "main", "commit": None, "runInputs": {"who": "api"}},
                  id="action-branch-input-and-run-inputs"),
     pytest.param({**ACTION_BODY, "taskIds": ["first"], "continueDownstreamRun": True}, id="action-task-ids"),
     pytest.param({"environment": None, "runInputs": None, "taskIds": [], "environmentOverrides": {},
                   "versionNumber": None, "branch": "", "commit": ""}, id="every-empty-spelling"),
 ])
-def test_start_treats_empty_strings_and_nulls_as_absent(api, simple, body: dict[str, Any]) -> None:
+def test_start_treats_empty_strings_and_nulls_as_absent(api, git_repo, simple, body: dict[str, Any]) -> None:
+    git(git_repo, "add", ".")
+    git(git_repo, "commit", "-q", "-m", "pipelines")
+    sha = git(git_repo, "rev-parse", "HEAD")
+    body = {key: sha if value == "HEAD_SHA" else value for key, value in body.items()}
     started = api.post("/pipelines/simple/start", json=body)
     assert started.status_code == 200, started.text
     record = api.wait(started.json()["pipelineRunId"])
     assert record["runStatus"] == "SUCCEEDED"
-    assert record["branch"] == (body.get("branch") or None) and record["commit"] == (body.get("commit") or None)
+    if body.get("branch"):
+        assert record["branch"] == "main" and record["commit"] == sha
 
 
 def test_start_rejects_what_cannot_be_honoured(api, simple) -> None:
@@ -82,16 +101,6 @@ def test_pipeline_data_is_the_camel_case_definition(api, simple, path: str) -> N
     assert data["pipeline"]["g"]["tasks"]["first"]["integrationJob"] == "PYTHON_EXECUTE_SCRIPT"
     assert data["inputs"]["who"] == {"type": "string", "default": "world"}
     assert "integration_job" not in str(data)
-
-
-@pytest.fixture
-def git_repo(task_repo: Path) -> Path:
-    """The task repo as a real git repository whose origin is acme/data on GitHub."""
-    (task_repo / ".git").rmdir()
-    subprocess.run(["git", "init", "-q", str(task_repo)], check=True)
-    subprocess.run(["git", "-C", str(task_repo), "remote", "add", "origin", "git@github.com:Acme/data.git"],
-                   check=True)
-    return task_repo
 
 
 @pytest.mark.parametrize(("params", "status", "fragment"), [
