@@ -19,8 +19,9 @@ import pydantic
 from orchestra_local.connections import Connection
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.graph import NodeRun, NodeRunState, RunGraph
+from orchestra_local.engine.parameters import resolve_parameters
 from orchestra_local.errors import ExpressionError, IntegrationError, InvalidParametersError
-from orchestra_local.expressions import Scope, resolve, substitute
+from orchestra_local.expressions import Scope, substitute
 from orchestra_local.integrations import local_integration
 from orchestra_local.integrations.base import TaskContext, TaskResult
 from orchestra_local.integrations.process import ProcessRegistry
@@ -89,16 +90,9 @@ class RunContext:
 
 
 def _resolve_parameters(run: RunContext, node: NodeRun, module: ModuleType) -> dict[str, Any]:
-    scope = run.scope(node)
     shell: frozenset[str] = getattr(module, "SHELL_PARAMETERS", frozenset())
-    resolved: dict[str, Any] = {}
-    for key, value in node.task.task.parameters.items():
-        where = f"pipeline.{node.entry_id}.tasks.{node.task.task_id}.parameters.{key}"
-        if key in shell and isinstance(value, str):
-            resolved[key] = substitute(value, scope, where, shell=True)
-        else:
-            resolved[key] = resolve(value, scope, where)
-    return resolved
+    where = f"pipeline.{node.entry_id}.tasks.{node.task.task_id}.parameters"
+    return resolve_parameters(node.task.task.parameters, run.scope(node), where, shell)
 
 
 def _parameter_error(exc: pydantic.ValidationError, node: NodeRun) -> str:

@@ -180,8 +180,11 @@ class TaskContext:
 
 
 def parse_environment_variables(raw: str | dict[str, Any] | None) -> dict[str, str]:
-    """Parse the ``environment_variables`` parameter: a JSON object *as a string*, after substitution.
+    """The variables of the ``environment_variables`` parameter, as ``{name: text}``.
 
+    ``raw`` is a JSON object *as a string* with no expression, or the dict the engine built: when
+    the parameter holds ``${{ }}``, the engine parses the pipeline file's JSON first and substitutes
+    into the values only (``engine/parameters.py``), so a value can never add a variable.
     Non-string values are passed on as their JSON text.
 
     Raises:
@@ -194,7 +197,7 @@ def parse_environment_variables(raw: str | dict[str, Any] | None) -> dict[str, s
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidParametersError(
-                f"environment_variables is not valid JSON after substitution ({exc.msg} at char {exc.pos}); "
+                f"environment_variables is not valid JSON ({exc.msg} at char {exc.pos}); "
                 "it must be a JSON object as a string, e.g. '{\"KEY\": \"value\"}'"
             ) from None
     if not isinstance(raw, dict):

@@ -300,4 +300,4 @@ def test_bad_parameters_fail_the_task_without_retrying(run_pipeline) -> None:
         """)
     record = finished.by_label()["work.t"]
     assert record["status"] == "FAILED" and record["number_of_attempts"] == 1
-    assert "environment_variables is not valid JSON after substitution" in record["message"]
+    assert "environment_variables must be a JSON object written in the pipeline file" in record["message"]
