@@ -39,8 +39,8 @@ from orchestra_local.errors import (
     Problem,
     StoreError,
 )
-from orchestra_local.settings import resolve_settings
-from orchestra_local.spec.loader import discover, load_file
+from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
+from orchestra_local.spec.loader import discover, load_file, validate_file
 from orchestra_local.store import RunStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,12 +117,12 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     bad = 0
     for path in files:
         try:
-            loaded = load_file(path)
+            warnings = validate_file(path)  # refuses only what Orchestra refuses (spec/agreement.py)
             report[str(path)] = {"message": "Pipeline schema is valid",
-                                 "warnings": [p.as_detail() for p in loaded.warnings]}
+                                 "warnings": [p.as_detail() for p in warnings]}
             if output == "text":
                 stdout.print(f"[green]valid[/]   {escape(str(path))}", highlight=False)
-                _print_problems(list(loaded.warnings))
+                _print_problems(list(warnings))
         except PipelineValidationError as exc:
             bad += 1
             report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
@@ -173,27 +173,37 @@ def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
 @click.option("--retry-delay-scale", type=click.FloatRange(min=0), envvar="ORCHESTRA_LOCAL_RETRY_DELAY_SCALE",
               help="Multiply retry_delay (minutes) by this [env ORCHESTRA_LOCAL_RETRY_DELAY_SCALE; default 1].")
 @click.option("--progress/--no-progress", default=True, help="Live progress display (off: one line per task).")
+@click.option("--isolation", type=click.Choice(PYTHON_ISOLATIONS), envvar="ORCHESTRA_LOCAL_PYTHON_ISOLATION",
+              help="Python tasks run in the runner's interpreter (shared) or a cached environment of their project "
+                   "(per-project) [env ORCHESTRA_LOCAL_PYTHON_ISOLATION; default auto: per-project when the project "
+                   "has requirements.txt, a build_command or another python_version].")
+@click.option("--branch", help="Run the pipeline as it is on this git branch (a worktree under the state dir).")
+@click.option("--commit", help="Run the pipeline as it is at this commit (with --branch: a commit on that branch).")
 @_errors_to_exit_codes
 def run(
     file: Path, inputs: tuple[str, ...], max_parallel: int | None, env_file: Path | None, environment: str | None,
     environments_file: Path | None, connections_file: Path | None, task_ids: str | None, continue_downstream: bool,
     retry_from_failed: str | None, skip_remote: bool, metadata_url: str | None, state_dir: Path | None,
-    retry_delay_scale: float | None, progress: bool,
+    retry_delay_scale: float | None, progress: bool, isolation: str | None, branch: str | None, commit: str | None,
 ) -> None:
     """Run a pipeline file and record it in the metadata store."""
     from orchestra_local.engine.events import RunListener
     from orchestra_local.engine.runner import prepare_run
     from orchestra_local.workspace import Workspace
+    from orchestra_local.worktrees import at_revision
 
     started = time.monotonic()
-    loaded = load_file(file)
-    _print_problems(list(loaded.warnings))
     settings = resolve_settings(
-        loaded.path, state_dir=state_dir, metadata_url=metadata_url, max_parallel=max_parallel,
-        retry_delay_scale=retry_delay_scale,
+        file, state_dir=state_dir, metadata_url=metadata_url, max_parallel=max_parallel,
+        retry_delay_scale=retry_delay_scale, python_isolation=isolation,
     )
     workspace = Workspace.load(settings.repo_root, env_file=env_file, connections_file=connections_file,
                                environments_file=environments_file)
+    revision = at_revision(settings, file, branch=branch, commit=commit)  # the working tree when None
+    if revision is not None:
+        settings = revision.settings
+    loaded = load_file(file if revision is None else revision.pipeline_path)
+    _print_problems(list(loaded.warnings))
     request = workspace.request(
         environment=environment, inputs=_parse_inputs(inputs), skip_remote=skip_remote,
         task_ids=[t for t in (task_ids or "").split(",") if t.strip()], continue_downstream=continue_downstream,
@@ -205,6 +215,8 @@ def run(
     console = stdout
     listener: LiveProgress | RunListener = LiveProgress(console)
     execution = prepare_run(loaded, request, settings=settings, store=store, listener=listener)
+    if revision is not None:
+        store.update_pipeline_run(execution.pipeline_run_id, branch=revision.branch, commit=revision.commit)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cancels cleanly, like Ctrl-C
     if progress and console.is_terminal:
         with listener:  # type: ignore[union-attr]
@@ -293,10 +305,17 @@ def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: s
 @click.option("--environments-file", type=click.Path(path_type=Path), help="[default: <repo>/environments.yml if present]")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@click.option("--isolation", type=click.Choice(PYTHON_ISOLATIONS), envvar="ORCHESTRA_LOCAL_PYTHON_ISOLATION",
+              help="Where Python tasks run, as for `run` [env ORCHESTRA_LOCAL_PYTHON_ISOLATION; default auto].")
+@click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
+              help="Largest request body accepted; larger ones answer 413 before they are read.")
+@click.option("--docs/--no-docs", default=False, show_default=True,
+              help="Serve Swagger UI at /api/engine/public/docs (its page loads scripts from a CDN).")
 @_errors_to_exit_codes
 def serve(
     host: str, port: int, token: str | None, repo_root: Path | None, max_parallel: int | None, env_file: Path | None,
     connections_file: Path | None, environments_file: Path | None, metadata_url: str | None, state_dir: Path | None,
+    isolation: str | None, max_body_bytes: int, docs: bool,
 ) -> None:
     """Serve Orchestra's public API (/api/engine/public) for the pipelines in orchestra/."""
     import uvicorn
@@ -305,12 +324,14 @@ def serve(
     from orchestra_local.workspace import Workspace
 
     runner = resolve_settings(repo_root or Path.cwd(), repo_root=repo_root, state_dir=state_dir,
-                              metadata_url=metadata_url, max_parallel=max_parallel)
+                              metadata_url=metadata_url, max_parallel=max_parallel, python_isolation=isolation)
     workspace = Workspace.load(runner.repo_root, env_file=env_file, connections_file=connections_file,
                                environments_file=environments_file)
-    settings = ApiSettings(runner=runner, token=token or ApiSettings.new_token())
+    generated = not (token or "").strip()  # unset, "" and blanks alike: never serve with an empty token
+    settings = ApiSettings(runner=runner, token=ApiSettings.new_token() if generated else str(token),
+                           max_body_bytes=max_body_bytes, docs=docs)
     app = create_app(settings, workspace)
-    if token is None:
+    if generated:
         stderr.print(f"API token (set ORCHESTRA_LOCAL_API_TOKEN to choose one): {settings.token}", highlight=False)
     stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")
