@@ -25,6 +25,8 @@ class Problem:
         column: 1-based column, when known.
         input: The offending value, when small and not secret (Orchestra's ``input`` field).
         severity: ``error`` (the file is invalid) or ``warning`` (reported; the file stays valid).
+        blocks_run: The local runner cannot run the file while this holds, even as a warning
+            (Orchestra accepts it; ``validate`` warns and ``run`` refuses, see ``spec/agreement.py``).
     """
 
     loc: tuple[str | int, ...]
@@ -35,6 +37,7 @@ class Problem:
     column: int | None = None
     input: Any = None
     severity: str = "error"
+    blocks_run: bool = False
 
     def yaml_path(self) -> str:
         """Render ``loc`` as a dotted YAML path, e.g. ``pipeline.ingest.tasks[0]`` (root ``<root>``)."""

@@ -16,6 +16,7 @@ from orchestra_local.engine.dag import topological_order
 from orchestra_local.errors import ExpressionError, PipelineValidationError, Problem
 from orchestra_local.expressions import TEMPLATE, Scope, evaluate_template, names_used
 from orchestra_local.integrations import local_integration
+from orchestra_local.spec.limits import MAX_MATRIX_VALUES
 from orchestra_local.spec.models import Configuration, Matrix, Pipeline, Task, TaskGroup
 
 RUN_STATE_NAMES = frozenset({"tasks", "task_groups"})
@@ -140,12 +141,21 @@ class Plan:
 def expand_matrix(matrix: Matrix, scope: Scope, where: str) -> tuple[Any, ...]:
     """The list of iteration values of a matrix.
 
+    Args:
+        matrix: The task group's matrix block.
+        scope: Inputs, environment and run state the expression may read.
+        where: YAML path of the matrix input, e.g. ``pipeline.<group>.matrix.inputs.<key>``.
+
+    Returns:
+        At most ``limits.MAX_MATRIX_VALUES`` (1,000) values.
+
     Raises:
-        ExpressionError: When the expression fails or does not yield a list.
+        ExpressionError: When the expression fails, does not yield a list, or yields more than
+            ``MAX_MATRIX_VALUES`` values (the message names the group's YAML path).
     """
     values = matrix.values
     if isinstance(values, list):
-        return tuple(values)
+        return _bounded(tuple(values), str(values)[:60], where)
     result = evaluate_template(values, scope, where)
     if isinstance(result, str):
         raise ExpressionError(
@@ -155,7 +165,16 @@ def expand_matrix(matrix: Matrix, scope: Scope, where: str) -> tuple[Any, ...]:
         raise ExpressionError(
             f"matrix inputs must yield a list, got {type(result).__name__}", expression=values, where=where
         )
-    return tuple(result)
+    return _bounded(tuple(result), values, where)
+
+
+def _bounded(values: tuple[Any, ...], expression: str, where: str) -> tuple[Any, ...]:
+    if len(values) > MAX_MATRIX_VALUES:
+        raise ExpressionError(
+            f"the matrix has {len(values):,} values; the local runner runs at most {MAX_MATRIX_VALUES:,} iterations "
+            "of one task group (MAX_MATRIX_VALUES)", expression=expression, where=where,
+        )
+    return values
 
 
 def _reads_run_state(text: str) -> bool:

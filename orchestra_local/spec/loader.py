@@ -3,6 +3,13 @@
 Loading never raises a bare parser or pydantic error: every problem becomes a
 :class:`~orchestra_local.errors.Problem` carrying the file, the YAML path and the line, and all of
 a file's problems are reported together in one :class:`PipelineValidationError`.
+
+Two entry points, one analysis (:func:`analyse_text`):
+
+- :func:`validate_text` / :func:`validate_file` (``orchestra-local validate``) refuse only what
+  Orchestra refuses; what only our rules flag is a warning (``agreement.py``);
+- :func:`load_text` / :func:`load_file` (``plan``, ``run``, the API's start) also refuse what the
+  local runner cannot run (``Problem.blocks_run``), and return the typed model.
 """
 
 from __future__ import annotations
@@ -14,9 +21,13 @@ from typing import Any
 
 import pydantic
 
-from orchestra_local.errors import ErrorList, InvalidInputError, Problem
+from orchestra_local.errors import ErrorList, InvalidInputError, PipelineValidationError, Problem
+from orchestra_local.settings import resolve_settings
+from orchestra_local.spec.agreement import blockers, reconcile
+from orchestra_local.spec.limits import MAX_FILE_BYTES
 from orchestra_local.spec.models import Pipeline
-from orchestra_local.spec.orchestra_lang import merge, orchestra_problems
+from orchestra_local.spec.orchestra_lang import orchestra_problems
+from orchestra_local.spec.portability import check_portability
 from orchestra_local.spec.references import check_references
 from orchestra_local.spec.rules import check_rules
 from orchestra_local.spec.yaml_source import locate, parse_text, problems_from_validation
@@ -47,59 +58,136 @@ class LoadedPipeline:
         return locate(self.source, loc)
 
 
-def load_text(text: str, file: str | None = None) -> LoadedPipeline:
-    """Parse and validate one pipeline document.
+@dataclass(frozen=True)
+class Analysis:
+    """Everything validation found about one document.
+
+    Attributes:
+        source: The ruamel round-trip tree.
+        document: The parsed YAML as plain data.
+        model: The typed pipeline, or None when our models cannot type the document.
+        problems: Every problem, located (file, line), severities settled by ``agreement.reconcile``.
+    """
+
+    source: Any
+    document: dict[str, Any]
+    model: Pipeline | None
+    problems: tuple[Problem, ...]
+
+
+def analyse_text(text: str, file: str | None = None, repo_root: Path | None = None) -> Analysis:
+    """Parse a pipeline document and run every check on it: ours and Orchestra's validator.
 
     Args:
         text: YAML (or JSON) text.
         file: The file name to put in problems, if any.
-
-    Returns:
-        The validated pipeline.
+        repo_root: The repository the file belongs to, for checks of local paths (``project_dir``);
+            None skips them.
 
     Raises:
-        PipelineValidationError: With every problem found: syntax, schema (ours), references,
-            Orchestra's rules (``rules.py``) and Orchestra's own validator (``orchestra_lang.py``).
+        PipelineValidationError: When the text is not a YAML mapping or exceeds a limit of
+            ``limits.py`` (nothing else can be checked then).
     """
     source, document = parse_text(text, file)
     model: Pipeline | None = None
-    ours = []
+    ours: list[Problem] = []
     try:
         # Files are snake_case only, as on hosted Orchestra (its validator rejects camelCase keys
         # in YAML); the camelCase aliases are for API bodies (see ``validate_api_document``).
         model = Pipeline.model_validate(document, by_alias=False, by_name=True)
     except pydantic.ValidationError as exc:
-        ours.extend(problems_from_validation(exc, source, file))
-    unlocated = check_references(document)
+        ours.extend(replace(p, blocks_run=True) for p in problems_from_validation(exc, source, file))
+    ours += check_references(document)
     if model is not None:
-        unlocated += check_rules(model, document)
-    errors = ErrorList()
-    for problem in merge([*ours, *unlocated], orchestra_problems(document)):
+        ours += check_rules(model, document)
+        ours += check_portability(model, repo_root, document)
+    located = []
+    for problem in reconcile(ours, orchestra_problems(document)):
         if problem.line is None:
             line, column = locate(source, problem.loc)
             problem = replace(problem, file=file, line=line, column=column)
-        errors.add(problem)
-    errors.raise_if_any()
-    assert model is not None  # no errors means validation succeeded
-    path = Path(file).resolve() if file else Path("<input>")
-    return LoadedPipeline(path=path, model=model, document=document, source=source, warnings=tuple(errors.warnings))
+        located.append(problem)
+    return Analysis(source=source, document=document, model=model, problems=tuple(located))
 
 
-def load_file(path: str | Path) -> LoadedPipeline:
-    """Read and validate a pipeline file.
+def validate_text(text: str, file: str | None = None, repo_root: Path | None = None) -> tuple[Problem, ...]:
+    """Validate a pipeline document as ``orchestra-local validate`` does.
+
+    Returns:
+        The warnings, including what only the local runner cannot run (``blocks_run``).
 
     Raises:
-        InvalidInputError: When the file does not exist or cannot be read.
-        PipelineValidationError: When it is not a valid pipeline.
+        PipelineValidationError: With every problem, when Orchestra's validator or a rule it
+            shares refuses the document, or it exceeds a limit of ``limits.py``.
     """
-    path = Path(path)
+    analysis = analyse_text(text, file, repo_root)
+    errors = ErrorList(list(analysis.problems))
+    errors.raise_if_any()
+    return tuple(errors.warnings)
+
+
+def load_text(text: str, file: str | None = None, repo_root: Path | None = None) -> LoadedPipeline:
+    """Parse and validate one pipeline document for a local run.
+
+    Args:
+        text: YAML (or JSON) text.
+        file: The file name to put in problems, if any.
+        repo_root: The repository, for checks of local paths; None skips them.
+
+    Returns:
+        The validated pipeline, with its warnings.
+
+    Raises:
+        PipelineValidationError: With every problem found: syntax, limits, schema (ours),
+            references, Orchestra's rules (``rules.py``) and Orchestra's own validator
+            (``orchestra_lang.py``); also what Orchestra accepts but the local runner cannot run
+            (those problems are errors here).
+    """
+    analysis = analyse_text(text, file, repo_root)
+    refused = blockers(analysis.problems)
+    if refused or analysis.model is None:
+        raise PipelineValidationError(
+            [replace(p, severity="error") if p in refused else p for p in analysis.problems]
+        )
+    path = Path(file).resolve() if file else Path("<input>")
+    return LoadedPipeline(path=path, model=analysis.model, document=analysis.document, source=analysis.source,
+                          warnings=analysis.problems)
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PipelineValidationError([Problem(
+                loc=(), msg=f"the file is {size:,} bytes; pipeline files are limited to {MAX_FILE_BYTES:,} bytes "
+                "(MAX_FILE_BYTES)", type="file_too_large", file=str(path), line=1)])
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such pipeline file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from None
-    loaded = load_text(text, str(path))
+
+
+def validate_file(path: str | Path) -> tuple[Problem, ...]:
+    """Validate a pipeline file as ``orchestra-local validate`` does (see :func:`validate_text`).
+
+    Raises:
+        InvalidInputError: When the file does not exist or cannot be read.
+        PipelineValidationError: When Orchestra would refuse it, or it exceeds a limit.
+    """
+    path = Path(path)
+    return validate_text(_read(path), str(path), resolve_settings(path).repo_root)
+
+
+def load_file(path: str | Path) -> LoadedPipeline:
+    """Read and validate a pipeline file for a local run (see :func:`load_text`).
+
+    Raises:
+        InvalidInputError: When the file does not exist or cannot be read.
+        PipelineValidationError: When it is not a valid pipeline, or the local runner cannot run it.
+    """
+    path = Path(path)
+    loaded = load_text(_read(path), str(path), resolve_settings(path).repo_root)
     return replace(loaded, path=path.resolve())
 
 

@@ -65,13 +65,3 @@ def orchestra_problems(document: dict[str, Any]) -> list[Problem]:
         problems.append(Problem(loc=path, msg=_clean(text), type=kind))
     return problems
 
-
-def merge(ours: list[Problem], theirs: list[Problem]) -> list[Problem]:
-    """Our problems, plus Orchestra's findings that none of ours already covers.
-
-    A finding is covered when one of our problems sits at the same YAML path or below it (ours
-    name the exact key and say what to do; theirs often point at the enclosing mapping).
-    """
-    covered = [problem.loc for problem in ours]
-    extra = [p for p in theirs if not any(loc[: len(p.loc)] == p.loc for loc in covered)]
-    return [*ours, *extra]

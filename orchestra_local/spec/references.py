@@ -11,6 +11,7 @@ the wrong shape, so a file with schema errors still gets its reference errors in
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestra_local.engine.dag import CycleError, topological_layers
@@ -140,7 +141,8 @@ def check_references(document: Mapping[str, Any]) -> list[Problem]:
         document: The plain parsed YAML (need not be schema-valid).
 
     Returns:
-        Problems in file order (no file or line yet); empty when the references are sound.
+        Problems in file order (no file or line yet), each marked ``blocks_run``; empty when the
+        references are sound.
     """
     entries = _entries(document)
     owner = _task_owner(entries)
@@ -149,5 +151,6 @@ def check_references(document: Mapping[str, Any]) -> list[Problem]:
     for group_id, entry in entries.items():
         if entry.is_group:
             problems.extend(_in_group(entries, group_id, entry, owner))
-    return problems
+    # The engine cannot order (or tell apart) what these rules refuse, whatever Orchestra accepts.
+    return [replace(problem, blocks_run=True) for problem in problems]
 

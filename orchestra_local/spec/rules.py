@@ -9,7 +9,11 @@ These run on a schema-valid model (``models.Pipeline``) and return located probl
   ``ORCHESTRA.PIPELINE_RUN_TASKS['x']`` name a task, ``task_groups['x']`` a top-level entry,
   ``inputs.x`` a declared input;
 - parameters of the integrations this runner executes match their models (required keys,
-  unknown keys, literal types; values holding expressions are checked at run time).
+  unknown keys, literal types; values holding expressions are checked at run time);
+- a literal matrix stays within ``limits.MAX_MATRIX_VALUES``.
+
+Orchestra's validator does not share all of these; ``agreement.reconcile`` turns the ones it does
+not confirm into warnings, so a file Orchestra accepts is never refused by ``validate``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from orchestra_local.errors import Problem
 from orchestra_local.expressions import FUNCTIONS, MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
 from orchestra_local.spec import catalog
 from orchestra_local.spec.cron import CronError, validate_cron
+from orchestra_local.spec.limits import MAX_MATRIX_VALUES
 from orchestra_local.spec.models import Pipeline, TaskGroup
 
 Loc = tuple[str | int, ...]
@@ -165,7 +170,8 @@ def _parameter_problems(model: Pipeline) -> Iterator[Problem]:
                     continue  # a cross-field rule over values known only at run time
                 where = (*loc, "parameters", *error["loc"])
                 message = str(error["msg"]).removeprefix("Value error, ")
-                yield Problem(loc=where, msg=f"{task.integration_job}: {message}", type=error["type"])
+                # The module cannot read these parameters, so the task cannot run here.
+                yield Problem(loc=where, msg=f"{task.integration_job}: {message}", type=error["type"], blocks_run=True)
 
 
 def _warning(loc: Loc, message: str) -> Problem:
@@ -213,6 +219,18 @@ def _documented_limits(model: Pipeline) -> Iterator[Problem]:
             yield _warning(("sensors", sensor_id, "checks"), "a sensor needs at least one check")
 
 
+def _local_limits(model: Pipeline) -> Iterator[Problem]:
+    """The runner's own bounds (``limits.py``) that a file Orchestra accepts can exceed."""
+    for entry_id, entry in model.pipeline.items():
+        if isinstance(entry, TaskGroup) and entry.matrix is not None and isinstance(entry.matrix.values, list):
+            count = len(entry.matrix.values)
+            if count > MAX_MATRIX_VALUES:
+                yield Problem(loc=("pipeline", entry_id, "matrix", "inputs", entry.matrix.key),
+                              msg=f"matrix of task group '{entry_id}' has {count:,} values; the local runner runs at "
+                                  f"most {MAX_MATRIX_VALUES:,} (MAX_MATRIX_VALUES), so `run` refuses the file",
+                              type="matrix_too_large", severity="warning", blocks_run=True)
+
+
 def check_rules(model: Pipeline, document: dict[str, Any]) -> list[Problem]:
     """Every rule problem of a schema-valid pipeline, located by YAML path (no file or line yet)."""
     problems = list(_catalog_problems(model))
@@ -220,4 +238,5 @@ def check_rules(model: Pipeline, document: dict[str, Any]) -> list[Problem]:
     problems += _expression_problems(model, document)
     problems += _parameter_problems(model)
     problems += _documented_limits(model)
+    problems += _local_limits(model)
     return problems

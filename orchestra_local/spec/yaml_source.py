@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestra_local.errors import InvalidInputError, PipelineValidationError, Problem
+from orchestra_local.spec.limits import check_yaml_bounds
 from orchestra_local.spec.models import ENTRY_TAGS
 
 
@@ -131,10 +132,15 @@ def problems_from_validation(
 def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Parse YAML text (JSON is YAML) into (ruamel tree, plain data).
 
+    The document is measured first (``limits.check_yaml_bounds``: file size, aliases, nodes,
+    depth), so no parser ever expands an alias bomb or recurses into a too-deep document.
+
     Raises:
-        PipelineValidationError: On a syntax error, a duplicate key, or a document that is not a
-            mapping; the problem carries the line the parser stopped at.
+        PipelineValidationError: On a syntax error, a duplicate key, a document over a limit of
+            ``limits.py``, or a document that is not a mapping; the problem carries the line the
+            parser stopped at.
     """
+    check_yaml_bounds(text, file)
     try:
         source = _yaml().load(text)
     except MarkedYAMLError as exc:

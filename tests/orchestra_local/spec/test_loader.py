@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
-from orchestra_local.spec.loader import load_file, load_text
+from orchestra_local.spec.loader import load_file, load_text, validate_text
 from orchestra_local.spec.models import Task, TaskGroup
 
 HEADER = "version: v1\nname: t\n"
@@ -181,19 +181,6 @@ INVALID = {
             tasks:
               t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
         """), "schedule[0].cron", 3, "Invalid hour value"),
-    "bad-timezone": (doc("""
-        schedule: [{cron: "0 5 ? * * *", timezone: Europe/Londn}]
-        pipeline:
-          g:
-            tasks:
-              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
-        """), "schedule[0].timezone", 3, "unknown timezone 'Europe/Londn'"),
-    "undeclared-input": (doc("""
-        pipeline:
-          g:
-            tasks:
-              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: "python x.py ${{ inputs.day }}"}}
-        """), "pipeline.g.tasks.t.parameters.command", 6, "names declared input 'day', which does not exist"),
     "unknown-task-reference": (doc("""
         pipeline:
           g:
@@ -220,6 +207,23 @@ INVALID = {
             tasks:
               t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: ls -la}}
         """), "pipeline.g.tasks.t.parameters.command", 6, "command must start with python, poetry or uv"),
+}
+
+# Accepted by Orchestra's validator, so `validate` only warns (spec/agreement.py); a run is possible.
+WARNED = {
+    "bad-timezone": (doc("""
+        schedule: [{cron: "0 5 ? * * *", timezone: Europe/Londn}]
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}}
+        """), "schedule[0].timezone", 3, "unknown timezone 'Europe/Londn'"),
+    "undeclared-input": (doc("""
+        pipeline:
+          g:
+            tasks:
+              t: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: "python x.py ${{ inputs.day }}"}}
+        """), "pipeline.g.tasks.t.parameters.command", 6, "names declared input 'day', which does not exist"),
 }
 
 
@@ -296,3 +300,13 @@ def test_missing_file_is_invalid_input(tmp_path: Path) -> None:
 def test_repository_pipelines_are_valid() -> None:
     for path in sorted(Path(__file__).resolve().parents[3].joinpath("orchestra").glob("*.yml")):
         assert load_file(path).model.name
+
+
+@pytest.mark.parametrize(("text", "path", "line", "fragment"), WARNED.values(), ids=WARNED.keys())
+def test_rules_orchestra_does_not_share_warn_with_the_reason(text: str, path: str, line: int, fragment: str) -> None:
+    warnings = validate_text(text, "p.yml")
+    matches = [p for p in warnings if fragment in p.msg]
+    assert matches and all(p.severity == "warning" for p in warnings), [p.human() for p in warnings]
+    assert matches[0].yaml_path() == path and matches[0].line == line
+    assert "Orchestra's validator" in matches[0].msg
+    assert load_text(text, "p.yml").warnings == warnings
