@@ -36,6 +36,10 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
             monkeypatch.delenv(name, raising=False)
     state = tmp_path / "state"
     monkeypatch.setenv("ORCHESTRA_LOCAL_HOME", str(state))
+    # Python tasks run in the runner's interpreter unless a test asks for per-project environments
+    # (tests/orchestra_local/venvs/): building python/requirements.txt into every tmp_path would cost
+    # minutes per test. The default (auto) itself is tested there.
+    monkeypatch.setenv("ORCHESTRA_LOCAL_PYTHON_ISOLATION", "shared")
     monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.dbt, no ~/.dlt of the developer
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

@@ -157,6 +157,7 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
         update_external=lambda status, message: run.store.update_task_run(
             node.task_run_id, external_status=status, external_message=message),
         read_external=lambda: run.store.external_status(node.task_run_id),
+        python=run.settings.python,
     )
     try:
         return module.execute(ctx, params)

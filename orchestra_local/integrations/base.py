@@ -23,6 +23,7 @@ from orchestra_local.connections import Connection
 from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
+from orchestra_local.settings import PythonEnvironments
 from orchestra_local.spec.statuses import TaskRunStatus
 from orchestra_local.webhook import WebhookReceiver, WebhookSession
 
@@ -80,6 +81,7 @@ class TaskContext:
         read_external: () -> ``(status, message)``; the external status as the store holds it now
             (another process, e.g. ``orchestra-local approve``, may have changed it).
         note: Callback for one-line remarks shown to the user (e.g. skipped build commands).
+        python: Where Python tasks run (isolation, interpreter search path; ``settings.py``).
     """
 
     pipeline_run_id: str
@@ -102,6 +104,7 @@ class TaskContext:
     webhook: WebhookReceiver | None = None
     update_external: Callable[[str, str | None], None] = lambda _status, _message: None
     read_external: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
+    python: PythonEnvironments = field(default_factory=PythonEnvironments)
 
     @property
     def cancelled(self) -> bool:

@@ -1,9 +1,10 @@
 """PYTHON / PYTHON_EXECUTE_SCRIPT: run a shell command (or INLINE code) in ``project_dir``.
 
-Contract: orchestra-spec section 4. Locally the process inherits the runner's environment (so
-``python`` is the interpreter the runner is installed in) plus Orchestra's ``ORCHESTRA_*``
-variables and the parsed ``environment_variables``. ``build_command`` is recorded but not run,
-because the repository's environment already holds the requirements.
+Contract: orchestra-spec section 4. Locally the process inherits the runner's environment plus
+Orchestra's ``ORCHESTRA_*`` variables and the parsed ``environment_variables``. ``python`` is the
+interpreter of the project's own cached environment (``python_version``, built with
+``build_command`` or its ``requirements.txt``), or the runner's under ``--isolation shared``: see
+``python_env.py``.
 
 Local convention **(our choice)**: when the last line the process prints on stdout is a JSON
 object, it becomes the task's outputs; when that object names a ``table``, it is also recorded as
@@ -21,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
+from orchestra_local.errors import IntegrationError
+from orchestra_local.integrations import python_env
 from orchestra_local.integrations.base import (
     IntegrationParameters,
     TaskContext,
@@ -125,18 +128,23 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         code and the last output line otherwise; CANCELLED when the run was cancelled.
 
     Raises:
-        IntegrationError: For a bad ``project_dir`` or ``environment_variables``.
+        IntegrationError: For a bad ``project_dir`` or ``environment_variables``, a
+            ``python_version`` not installed here, or a failed environment build.
     """
     cwd = ctx.resolve_project_dir(params.project_dir)
-    if params.build_command and ctx.attempt == 1:
-        ctx.note(f"build_command not run locally (the repo's environment has the requirements): {params.build_command}")
-    env = _child_env(ctx, params)
+    try:
+        venv = python_env.prepare(ctx, cwd, python_version=params.python_version, build_command=params.build_command)
+    except IntegrationError:
+        if ctx.cancelled:
+            return TaskResult(TaskRunStatus.CANCELLED, "cancelled while preparing the task's Python environment")
+        raise
+    env = _child_env(ctx, params) if venv is None else venv.activate(_child_env(ctx, params))
     log_path = ctx.log_path("command" if params.source == "GIT" else "inline")
     if params.source == "INLINE":
         script = ctx.artifact_path(f"inline_attempt_{ctx.attempt}.py")
         script.write_text(params.code or "", encoding="utf-8")
         ctx.add_artifact(script.name, script)
-        argv = [sys.executable, str(script)]
+        argv = [sys.executable if venv is None else str(venv.python), str(script)]
     else:
         argv = ["/bin/sh", "-c", params.command or ""]
     with ctx.webhook_session(set_outputs=bool(params.set_outputs)) as session:

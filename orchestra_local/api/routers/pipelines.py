@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from orchestra_local.api import process_text
 from orchestra_local.api.deps import get_service, require_token
 from orchestra_local.api.pipeline_files import PipelineConflictError
 from orchestra_local.api.records import LOCAL_VERSION_NUMBER, dump_definition, pipeline_definition, pipeline_record
@@ -131,12 +130,6 @@ class StartRequest(ApiBody):
     environment: str | None = None
     environment_overrides: dict[str, Any] | None = None
     retry_from_failed: bool = False
-
-    # Values reach the tasks' argv and environment, which cannot hold NUL: 422 now, not failed tasks later.
-    _overrides_fit_an_environment = field_validator("environment_overrides")(
-        lambda value: process_text.environment_names(value))
-    _no_nul = field_validator("run_inputs", "task_ids", "environment", "branch", "commit")(
-        lambda value, info: process_text.without_nul(value, to_camel(info.field_name or "")))
 
 
 @router.post("/pipelines/{pipeline_id_or_alias}/start")
