@@ -200,12 +200,15 @@ class RunGraph:
         if entry.stopped_by is not None:
             return Decision(TaskRunStatus.SKIPPED, f"not started: matrix iteration {entry.stopped_by} failed "
                                                     "(continue_on_error is false)")
-        conditions = [c for c in (entry.planned.condition, node.task.task.condition) if c]
+        task_path = f"pipeline.{node.entry_id}" + (f".tasks.{node.task.task_id}" if entry.planned.is_group else "")
+        located = [(c, where) for c, where in ((entry.planned.condition, f"pipeline.{node.entry_id}.condition"),
+                                               (node.task.task.condition, f"{task_path}.condition")) if c]
+        conditions = [c for c, _ in located]
         upstream_bad = self._upstream_failures(node)
         would_run = not upstream_bad
         if conditions:
             try:
-                would_run = all(bool(evaluate_template(c, scope, f"{node.entry_id}.condition")) for c in conditions)
+                would_run = all(bool(evaluate_template(c, scope, where)) for c, where in located)
             except ExpressionError as exc:
                 return Decision(TaskRunStatus.FAILED, f"condition could not be evaluated: {exc}")
         if entry.planned.paused or node.task.task.paused:
