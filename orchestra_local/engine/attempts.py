@@ -2,13 +2,15 @@
 
 Runs in a worker thread (or inline in the sequential path). Retries follow the task's effective
 configuration: ``retries`` extra attempts, ``retry_delay`` **minutes** apart (scaled by the
-settings' ``retry_delay_scale``), each attempt limited to ``timeout`` **seconds**.
+settings' ``retry_delay_scale``), each attempt limited to ``timeout`` **seconds**. Each attempt
+first takes the pools its task claims (``pool_waits.py``: QUEUED with the reason while it waits);
+its timeout counts from when it holds them and is RUNNING.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -20,6 +22,8 @@ from orchestra_local.connections import Connection
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.graph import NodeRun, NodeRunState, RunGraph
 from orchestra_local.engine.parameters import resolve_parameters
+from orchestra_local.engine.pool_waits import pools_held
+from orchestra_local.engine.pools import PoolWaitCancelled
 from orchestra_local.errors import ExpressionError, IntegrationError, InvalidParametersError
 from orchestra_local.expressions import Scope, substitute
 from orchestra_local.integrations import local_integration
@@ -121,17 +125,23 @@ def _connection(run: RunContext, node: NodeRun) -> Connection | None:
     return run.connections[name]
 
 
-def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -> TaskResult:
+def _attempt(
+    run: RunContext, node: NodeRun, module: ModuleType, attempt: int, mark_running: Callable[[], None]
+) -> TaskResult:
+    """One attempt: resolve, take the task's pools (QUEUED while waiting), ``mark_running``, execute."""
     try:
         resolved = _resolve_parameters(run, node, module)
         connection = _connection(run, node)
     except ExpressionError as exc:
+        mark_running()
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=False)
     except IntegrationError as exc:
+        mark_running()
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=exc.retryable)
     try:
         params = module.Parameters.model_validate(resolved)
     except pydantic.ValidationError as exc:
+        mark_running()
         return TaskResult(TaskRunStatus.FAILED, _parameter_error(exc, node), retryable=False)
     run.store.update_task_run(node.task_run_id, task_parameters=resolved)
     run_dir = run.settings.runs_dir / run.pipeline_run_id / node.task_run_id
@@ -160,10 +170,16 @@ def _attempt(run: RunContext, node: NodeRun, module: ModuleType, attempt: int) -
         python=run.settings.python,
     )
     try:
-        return module.execute(ctx, params)
+        with pools_held(run, node, ctx, params):
+            mark_running()
+            return module.execute(ctx, params)
+    except PoolWaitCancelled as exc:
+        return TaskResult(TaskRunStatus.CANCELLED, str(exc))
     except IntegrationError as exc:
+        mark_running()
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=exc.retryable)
     except Exception as exc:  # noqa: BLE001 - an integration bug must fail the task, with its traceback kept
+        mark_running()
         log = ctx.log_path("runner-error")
         log.write_text(run.masker.mask(traceback.format_exc()), encoding="utf-8")
         return TaskResult(TaskRunStatus.FAILED, f"internal error in {node.task.task.integration_job}: "
@@ -180,19 +196,28 @@ def run_node(run: RunContext, node: NodeRun) -> TaskResult:
     if module is None:  # the executor only schedules local tasks; keep the message if that changes
         return TaskResult(TaskRunStatus.FAILED, f"{node.task.task.integration} cannot run locally", retryable=False)
     config = node.task.configuration
-    started: datetime | None = None
+    started: list[datetime] = []  # when the first attempt started RUNNING
+    marked: set[int] = set()
+
+    def mark_running() -> None:
+        """Record the current attempt RUNNING, once: when it holds its pools, or fails before it could."""
+        if node.attempts in marked:
+            return
+        marked.add(node.attempts)
+        node.status = TaskRunStatus.RUNNING
+        fields: dict[str, Any] = {"status": TaskRunStatus.RUNNING.value, "number_of_attempts": node.attempts}
+        if not started:
+            started.append(utcnow())
+            fields["started_at"] = started[0]
+        run.store.update_task_run(node.task_run_id, **fields)
+        run.listener.node_changed(node)
+
     result = TaskResult(TaskRunStatus.CANCELLED, "cancelled before it started")
     for attempt in range(1, config.retries + 2):
         if run.processes.cancelled.is_set():
             return TaskResult(TaskRunStatus.CANCELLED, "cancelled")
         node.attempts = attempt
-        node.status = TaskRunStatus.RUNNING
-        fields: dict[str, Any] = {"status": TaskRunStatus.RUNNING.value, "number_of_attempts": attempt}
-        if started is None:
-            started = fields["started_at"] = utcnow()
-        run.store.update_task_run(node.task_run_id, **fields)
-        run.listener.node_changed(node)
-        result = _attempt(run, node, module, attempt)
+        result = _attempt(run, node, module, attempt, mark_running)
         if result.status != TaskRunStatus.FAILED or not result.retryable or attempt > config.retries:
             return result
         delay = config.retry_delay_minutes * 60 * run.settings.retry_delay_scale

@@ -10,6 +10,13 @@ take turns (``DBT_LOCK``) while Python tasks keep running beside them. A dbt com
 stopped by killing a process; on cancellation or timeout the runner interrupts the queries dbt
 has open (``cancel_open_connections``, which dbt itself uses on Ctrl-C) every 100 ms until the
 command returns, so the remaining nodes end quickly as errors or skips.
+
+Secrets: values of secret-named ``--vars`` keys (``--vars '{"api_key": ...}'``) are registered
+with the masker before anything is written; the command line is masked in log lines, log file
+names and messages; after each command every file dbt wrote in its target and log folders under
+the state directory (``run_results.json`` holds the ``--vars``, compiled SQL the ``var()`` values)
+is scrubbed (:func:`~orchestra_local.masking.scrub_tree`) before it is kept as an artifact; and the
+runner's own secret settings are out of ``os.environ`` while dbt runs.
 """
 
 from __future__ import annotations
@@ -19,22 +26,27 @@ import shlex
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import yaml
 from pydantic import model_validator
 
-from orchestra_local.errors import IntegrationError
+from orchestra_local.errors import IntegrationError, InvalidParametersError
+from orchestra_local.integrations import dbt_profiles
 from orchestra_local.integrations.base import (
     IntegrationParameters,
     TaskContext,
     TaskResult,
     parse_environment_variables,
+    task_visible_env,
 )
 from orchestra_local.integrations.dbt_artifacts import load_json, operations_from_results
+from orchestra_local.masking import Masker, scrub_tree, secret_values
 from orchestra_local.spec.statuses import OperationStatus, TaskRunStatus
 
 DBT_LOCK = threading.Lock()
@@ -78,10 +90,15 @@ def _process_state(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
     """Set environment variables and the working directory for dbt; restore both afterwards.
 
     Only called while holding ``DBT_LOCK``; the rest of the runner never reads ``os.environ`` or
-    relative paths after start-up, so other threads are unaffected.
+    relative paths after start-up, so other threads are unaffected. The runner's own secret
+    settings (``ORCHESTRA_LOCAL_API_TOKEN``, ...) are removed meanwhile: dbt runs in this process,
+    and ``env_var()`` must not reach what a task's process cannot.
     """
-    saved = {key: os.environ.get(key) for key in env}
+    hidden = set(os.environ) - set(task_visible_env(os.environ))
+    saved = {key: os.environ.get(key) for key in {*env, *hidden}}
     previous_cwd = os.getcwd()
+    for key in hidden:
+        del os.environ[key]
     os.environ.update(env)
     os.chdir(cwd)
     try:
@@ -114,6 +131,23 @@ def _dbt_env(ctx: TaskContext, params: Parameters, project: Path, target: Path, 
     for key, value in ctx.base_env.items():
         env.setdefault(key, value)
     return env
+
+
+def target_folder(ctx: TaskContext, project: Path) -> Path:
+    """dbt's target folder for a project: one per project under the state directory, shared by runs."""
+    return ctx.state_dir / "dbt" / project.relative_to(ctx.repo_root).as_posix().replace("/", "__") / "target"
+
+
+def duckdb_targets(ctx: TaskContext, params: Parameters) -> list[Path]:
+    """The local DuckDB files the commands' targets write (the runner's pools serialise their writers).
+
+    Raises:
+        IntegrationError: ``project_dir`` is missing or outside the repository.
+        Exception: What dbt raises for a profile it cannot read or render (see ``dbt_profiles``).
+    """
+    project = ctx.resolve_project_dir(params.project_dir)
+    env = _dbt_env(ctx, params, project, target_folder(ctx, project), ctx.run_dir / "logs")
+    return dbt_profiles.duckdb_files(project, env, params.steps())
 
 
 def _event_writer(log: TextIO, ctx: TaskContext) -> Any:
@@ -178,6 +212,46 @@ def _release_adapters() -> None:
                 manager._ENV = None  # noqa: SLF001
 
 
+def vars_secrets(args: list[str]) -> list[str]:
+    """Values of secret-named keys in a dbt command's ``--vars`` (YAML or JSON, as dbt reads it).
+
+    Args:
+        args: The command's arguments after ``dbt``, e.g. ``["build", "--vars", '{"api_key": "k"}']``.
+
+    Returns:
+        The secret values (rule: :func:`~orchestra_local.masking.secret_values`); none when the
+        value does not parse (dbt reports that itself).
+    """
+    found: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--vars" and index + 1 < len(args):
+            text = args[index + 1]
+        elif arg.startswith("--vars="):
+            text = arg.removeprefix("--vars=")
+        else:
+            continue
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if isinstance(parsed, dict):
+            found += secret_values(parsed)
+    return found
+
+
+def _split(step: str) -> list[str]:
+    """A command's arguments after ``dbt``, split as a shell splits words.
+
+    Raises:
+        InvalidParametersError: Unbalanced quotes (the command is not echoed: it may hold a secret).
+    """
+    try:
+        return shlex.split(step)[1:]
+    except ValueError as exc:
+        raise InvalidParametersError(f"commands: a dbt command does not split into words ({exc}); "
+                                     "check its quotes") from None
+
+
 def _keep_artifacts(ctx: TaskContext, target: Path, prefix: str) -> None:
     for name in ARTIFACTS:
         source = target / name
@@ -214,7 +288,9 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
     if params.package_manager or params.python_version:
         ctx.note("package_manager/python_version are not applied locally: dbt runs in the runner's environment")
     steps = params.steps()
-    target = ctx.state_dir / "dbt" / project.relative_to(ctx.repo_root).as_posix().replace("/", "__") / "target"
+    for step in steps:  # before anything is written: log names and lines hold the command
+        ctx.masker.add(*vars_secrets(_split(step)))
+    target = target_folder(ctx, project)
     dbt_logs = ctx.run_dir / "logs" / str(ctx.attempt) / "dbt"
     interrupter = _Interrupter()
     stop_listening = ctx.processes.on_cancel(lambda: interrupter.request("cancelled"))
@@ -240,7 +316,7 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         return TaskResult(TaskRunStatus.FAILED, f"timed out after {ctx.timeout:g} seconds; dbt's open queries were "
                           f"interrupted ({summary})", operations=operations)
     if failure is not None:
-        return TaskResult(TaskRunStatus.FAILED, f"{failure} ({summary})", operations=operations)
+        return TaskResult(TaskRunStatus.FAILED, ctx.masker.mask(f"{failure} ({summary})"), operations=operations)
     if counts.get(OperationStatus.WARNING.value):
         return TaskResult(TaskRunStatus.WARNING, f"dbt finished with warnings ({summary})", operations=operations)
     return TaskResult(TaskRunStatus.SUCCEEDED, f"dbt finished ({summary})", operations=operations)
@@ -260,13 +336,15 @@ def _run_steps(
                 break
             for name in ARTIFACTS[:2]:  # never report a previous command's results as this one's
                 (target / name).unlink(missing_ok=True)
-            args = shlex.split(step)[1:]
+            args = _split(step)
+            started = time.time()
             with ctx.log_path(step).open("a", encoding="utf-8") as log:
-                log.write(f"$ {step}\n")
+                log.write(f"$ {ctx.masker.mask(step)}\n")
                 try:
                     result = dbtRunner(callbacks=[_event_writer(log, ctx)]).invoke(args)
                 finally:
                     _release_adapters()
+                    _scrub(ctx.masker, (target, Path(env["DBT_LOG_PATH"])), since=started if index > 1 else None)
                 if result.exception is not None:
                     log.write(f"error: {ctx.masker.mask(str(result.exception))}\n")
             prefix = "" if len(steps) == 1 else f"{index}_{args[0] if args else 'dbt'}/"
@@ -281,6 +359,12 @@ def _run_steps(
                 failure = f"'{step}' failed: {reason}"
                 break
     return operations, failure
+
+
+def _scrub(masker: Masker, folders: tuple[Path, ...], since: float | None) -> None:
+    """Mask what dbt wrote under the state directory (the first command of a task checks every file)."""
+    for folder in folders:
+        scrub_tree(folder, masker, since=since)
 
 
 def _count(operations: list[dict[str, Any]]) -> dict[str, int]:
