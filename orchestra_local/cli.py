@@ -293,6 +293,26 @@ def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: s
     stdout.print(f"task run {task_run_id} {'rejected' if reject else 'approved'}")
 
 
+@main.group()
+def db() -> None:
+    """The metadata database's schema (Alembic migrations; every command also upgrades on open)."""
+
+
+@db.command("upgrade")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def db_upgrade(metadata_url: str | None, state_dir: Path | None) -> None:
+    """Apply every pending migration (under a lock: safe while other processes use the database)."""
+    from orchestra_local.store.schema import current_revision
+
+    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
+    store = RunStore(settings.metadata_url)  # opening upgrades
+    with store.engine.connect() as connection:
+        stdout.print(f"metadata database at revision {current_revision(connection)} (newest)", highlight=False)
+    store.close()
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True)

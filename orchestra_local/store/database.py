@@ -1,4 +1,4 @@
-"""Opening the metadata database: any SQLAlchemy URL; SQLite gets WAL and a busy timeout."""
+"""Opening the metadata database: any SQLAlchemy URL; SQLite gets WAL and a busy timeout; schema migrated."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from orchestra_local.errors import StoreError
-from orchestra_local.store.models import Base
+from orchestra_local.store import schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -25,7 +25,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """Create an engine for the store and make sure its tables exist.
+    """Create an engine for the store and bring its schema to the newest migration (``schema.upgrade``).
 
     Args:
         url: A SQLAlchemy URL, e.g. ``sqlite:////abs/path/metadata.db`` or
@@ -47,7 +47,7 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(engine)
+        schema.upgrade(engine)
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
         raise StoreError(f"cannot open the metadata database {shown}: {reason}") from None
