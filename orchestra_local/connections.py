@@ -10,8 +10,13 @@ connection as a task's ``connection`` refers to it, with its integration and its
 
 A task linked to a connection gets its fields as environment variables named
 ``<INTEGRATION>__<CONNECTION>__<FIELD>`` (upper case, non-alphanumerics as ``_``; orchestra-spec
-section 4); integrations such as POSTGRES or SLACK read the fields directly. Every field value is
-a secret: it is masked in logs, run metadata, outputs and error messages.
+section 4); integrations such as POSTGRES or SLACK read the fields directly.
+
+Only secret fields are masked in logs, files, run metadata, outputs and error messages: those
+whose name says so (``password``, ``bearer_token``, ``api_key``, ``webhook_url``, ...) and the
+credentials embedded in any field (a ``url``'s password, a ``headers`` object's Authorization).
+``host``, ``port``, ``user``, ``database`` stay readable; the rule is
+:func:`orchestra_local.masking.secret_values`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestra_local.errors import InvalidInputError
+from orchestra_local.masking import secret_values
 from orchestra_local.spec.yaml_source import load_yaml_model
 
 
@@ -33,7 +39,7 @@ class Connection(BaseModel):
     Attributes:
         name: How tasks refer to it (``connection: <name>``).
         integration: The integration it authenticates, e.g. ``POSTGRES``.
-        fields: Field name -> value (all treated as secrets).
+        fields: Field name -> value (secret ones per :func:`~orchestra_local.masking.secret_values`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -55,8 +61,8 @@ class Connection(BaseModel):
         return {env_var_name(self.integration, self.name, key): value for key, value in self.fields.items()}
 
     def secrets(self) -> list[str]:
-        """Values to mask."""
-        return list(self.fields.values())
+        """Values to mask: secret fields and credentials embedded in any field (not host, port, user...)."""
+        return secret_values(self.fields)
 
     def require(self, *names: str) -> dict[str, str]:
         """The named fields.

@@ -16,24 +16,20 @@ An environments file (YAML, committed; no secrets in it) mirrors Orchestra's env
 The selected environment's values override the process environment and the env file for
 ``${{ ENV.X }}`` and for the tasks' processes.
 
-Secrets belong in the env file or the connections file. Values read from an env file are masked
-when their name looks secret (see :func:`looks_secret`), and so is the password of any URL.
+Secrets belong in the env file or the connections file. Values whose name looks secret are masked,
+and so are credentials embedded in any value (see :mod:`orchestra_local.masking`).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from orchestra_local.errors import InvalidInputError
+from orchestra_local.masking import is_secret_name, secret_values
 from orchestra_local.spec.yaml_source import load_yaml_model
-
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|_URL$|_URI$|DSN|AUTH", re.I)
 
 
 class EnvironmentValue(BaseModel):
@@ -101,23 +97,10 @@ def select_environment(environments: dict[str, Environment], name: str | None) -
 
 
 def looks_secret(name: str) -> bool:
-    """Whether a variable name suggests a secret (PASSWORD, TOKEN, API_KEY, ..._URL, DSN, ...)."""
-    return bool(SECRET_NAME.search(name))
+    """Whether a variable name holds a secret (the one rule: :func:`orchestra_local.masking.is_secret_name`)."""
+    return is_secret_name(name)
 
 
 def secrets_of(variables: dict[str, Any]) -> list[str]:
-    """Values to mask among variables: those with secret-looking names, and URL passwords."""
-    found = []
-    for name, value in variables.items():
-        if not isinstance(value, str) or not value:
-            continue
-        if looks_secret(name):
-            found.append(value)
-        if "://" in value:
-            try:
-                password = make_url(value).password
-            except (ArgumentError, ValueError):
-                password = None
-            if password:
-                found.append(str(password))
-    return found
+    """Values to mask among variables (the one rule: :func:`orchestra_local.masking.secret_values`)."""
+    return secret_values(variables)

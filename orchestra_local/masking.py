@@ -1,32 +1,177 @@
-"""Masking of secret values before they reach logs, run metadata, outputs or error messages."""
+"""Which values are secrets, and masking them before they reach logs, files, run metadata or messages.
+
+Two rules decide what is masked **(our choice; Orchestra documents none)**:
+
+1. *Which names hold secrets* (:func:`is_secret_name`). A variable or field name is split into
+   words (``_``, ``-``, ``.``, spaces and camelCase); it holds a secret when one word is a secret
+   word (``password``, ``passwd``, ``passphrase``, ``secret``, ``token``, ``key``, ``apikey``,
+   ``credential(s)``, ``authorization``, ``cookie``, ``webhook``, ...) or contains ``password``,
+   ``secret``, ``token`` or ``credential`` (``PGPASSWORD``, ``accesstoken``), unless its last
+   word says it only *names* where a secret is (``_PATH``, ``_FILE``, ``_DIR``, ``_NAME``).
+   ``host``, ``port``, ``database``, ``user``, ``schema`` and ``PWD`` are not secrets. Values
+   with other names still give up the credentials embedded in them (:func:`embedded_secrets`):
+   the password of a URL (``postgresql://u:<pw>@h/db``), query parameters and ``key=value``
+   pairs with secret names (``?api_key=<k>``, libpq's ``password=<pw>``), and secret-named keys
+   of a JSON object (a ``headers`` field holding ``{"Authorization": ...}``).
+2. *Which values can be masked* (:func:`maskable`): at least ``MIN_SECRET_LENGTH`` characters,
+   not a plain number, not one of ``COMMON_VALUES`` (booleans, ``localhost``, ``postgres``, ...).
+   Replacing every ``1``, ``true`` or ``postgres`` in a log would destroy it (``"rows_written":
+   1***``) while hiding nothing an attacker could not guess; such values are left as they are.
+
+Every registered value is replaced by ``***`` wherever it occurs, in text, in nested JSON-like
+values (keys included), in file names and in files already written (:func:`scrub_tree`).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
-"""Shorter values are not masked: replacing every "a" or "1" would destroy the logs."""
+"""Shorter values are never masked: replacing every "abc" would destroy the logs."""
+
+COMMON_VALUES = frozenset(
+    {
+        "true", "false", "none", "null", "yes", "no", "on", "off", "localhost", "default", "public", "main",
+        "master", "admin", "root", "postgres", "postgresql", "mysql", "duckdb", "user", "test", "dev", "prod",
+        "password", "secret", "token", "changeme", "example", "basic", "bearer", "oauth",
+    }
+)
+"""Values never masked (compared case-insensitively): words a log is full of and anyone can guess."""
+
+SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "passphrase", "secret", "secrets", "token", "tokens", "key", "keys", "apikey",
+        "privatekey", "accesskey", "secretkey", "credential", "credentials", "creds", "authorization",
+        "cookie", "webhook", "sas", "signature",
+    }
+)
+SECRET_PARTS = ("password", "passwd", "secret", "token", "credential")
+"""Substrings that make a one-word name secret (``PGPASSWORD``, ``accesstoken``)."""
+
+REFERENCE_WORDS = frozenset({"path", "file", "dir", "filename", "name"})
+"""A last word saying the value only names where the secret is (``PRIVATE_KEY_PATH``)."""
+
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_PAIR = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<value>'[^']*'|\"[^\"]*\"|[^\s;&,'\"]+)")
+"""``key=value`` pairs as DSNs, query strings and command lines write them."""
+
+
+def name_words(name: str) -> list[str]:
+    """Lower-case words of a name: ``clientSecret`` -> ``["client", "secret"]``, ``API_KEY`` -> ``["api", "key"]``."""
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name)) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, field or key name holds a secret (rule 1 of this module's docstring).
+
+    Examples: ``password``, ``DB_PASSWORD``, ``api_key``, ``privateKey``, ``bearer_token``,
+    ``SLACK_WEBHOOK_URL``, ``GOOGLE_APPLICATION_CREDENTIALS`` are; ``host``, ``port``, ``user``,
+    ``database``, ``PWD``, ``PRIVATE_KEY_PATH`` are not.
+    """
+    words = name_words(name)
+    if not words or words[-1] in REFERENCE_WORDS:
+        return False
+    return any(w in SECRET_WORDS or any(part in w for part in SECRET_PARTS) for w in words)
+
+
+def maskable(value: str) -> bool:
+    """Whether a value may be masked (rule 2): long enough, not a number, not a common word."""
+    text = value.strip()
+    return (
+        len(text) >= MIN_SECRET_LENGTH
+        and not _NUMBER.fullmatch(text)
+        and text.lower() not in COMMON_VALUES
+    )
+
+
+def embedded_secrets(value: str) -> list[str]:
+    """Credentials inside a value whatever its name: URL passwords, secret query/``key=value`` pairs, JSON keys.
+
+    Args:
+        value: Any text, e.g. ``postgresql://u:pw@h/db?sslmode=require``, ``host=h password=pw``,
+            ``https://api.example.com/?api_key=k`` or ``{"Authorization": "Bearer t"}``.
+
+    Returns:
+        The secret parts (unfiltered; :class:`Masker` drops those :func:`maskable` rejects).
+    """
+    found: list[str] = []
+    if "://" in value:
+        for candidate in re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", value):
+            try:
+                parts = urlsplit(candidate)
+                password = parts.password
+            except ValueError:
+                continue
+            if password:
+                found.append(password)
+    found += [m["value"].strip("'\"") for m in _PAIR.finditer(value) if is_secret_name(m["key"])]
+    stripped = value.strip()
+    if stripped.startswith("{"):
+        try:
+            parsed = json.loads(stripped)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            found += secret_values(parsed)
+    return list(dict.fromkeys(found))
+
+
+def secret_values(variables: Mapping[str, Any]) -> list[str]:
+    """Values to mask among named values (environment variables, connection fields, dbt vars).
+
+    A value is a secret when its name is (:func:`is_secret_name`); credentials embedded in any
+    value count too (:func:`embedded_secrets`). Nested mappings are searched the same way.
+    """
+    found: list[str] = []
+    for name, value in variables.items():
+        if isinstance(value, Mapping):
+            found += secret_values(value)
+            continue
+        if value is None or isinstance(value, (list, tuple)):
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if is_secret_name(str(name)):
+            found.append(text)
+        found += embedded_secrets(text)
+    return list(dict.fromkeys(found))
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as it may appear in text: itself, JSON-escaped (inside ``run_results.json``) and
+    percent-encoded or -decoded (inside a URL), keeping the forms :func:`maskable` accepts."""
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
+             unquote(value)}
+    return {form for form in forms if maskable(form)}
 
 
 class Masker:
     """Replaces every registered secret value with ``***``.
 
-    Thread-safe: values can be added while tasks are logging.
+    Thread-safe: values can be added while tasks are logging. Values :func:`maskable` rejects are
+    ignored; each value is also masked in its :func:`encoded_forms`.
     """
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._bytes_pattern: re.Pattern[bytes] | None = None
         self._lock = threading.Lock()
         self.add(*secrets)
 
     def add(self, *values: str) -> None:
-        """Register secret values (empty and very short values are ignored)."""
-        fresh = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH} - self._secrets
+        """Register secret values (see :func:`maskable` for those ignored)."""
+        fresh = {form for v in values if isinstance(v, str) and maskable(v) for form in encoded_forms(v)}
+        fresh -= self._secrets
         if not fresh:
             return
         with self._lock:
@@ -34,6 +179,7 @@ class Masker:
             # Longest first, so a secret that contains another is masked whole.
             alternatives = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
+            self._bytes_pattern = re.compile(b"|".join(re.escape(v.encode()) for v in alternatives))
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -42,6 +188,11 @@ class Masker:
         """Return ``text`` with every secret replaced by ``***``."""
         pattern = self._pattern
         return pattern.sub(MASK, text) if pattern is not None and text else text
+
+    def found_in(self, data: bytes) -> bool:
+        """Whether raw bytes (a file's content) hold a registered secret (UTF-8 encoded)."""
+        pattern = self._bytes_pattern
+        return pattern is not None and pattern.search(data) is not None
 
     def mask_value(self, value: Any) -> Any:
         """Mask strings anywhere inside dicts, lists and tuples (keys included)."""
@@ -54,3 +205,58 @@ class Masker:
         if isinstance(value, (list, tuple)):
             return type(value)(self.mask_value(v) for v in value)
         return value
+
+
+def scrub_tree(root: Path, masker: Masker, *, since: float | None = None) -> list[Path]:
+    """Mask secrets in files a tool wrote under ``root`` (names and contents), in place.
+
+    A text (UTF-8) file holding a secret is rewritten masked; a binary file holding one (a parse
+    cache such as dbt's ``partial_parse.msgpack``, where a shorter string would corrupt the format)
+    is deleted, so the tool rebuilds it. A file or folder whose name holds a secret is renamed.
+
+    Args:
+        root: Folder to scrub (missing: nothing to do).
+        masker: The secrets.
+        since: Only look at files modified at or after this ``time.time()`` (seconds), if given.
+
+    Returns:
+        Paths (after renaming) that were rewritten, renamed or deleted.
+    """
+    if not masker or not root.is_dir():
+        return []
+    touched: list[Path] = []
+    for top, dirs, files in os.walk(root, topdown=False):  # bottom-up: rename contents before folders
+        folder = Path(top)
+        for name in files:
+            path = folder / name
+            if since is not None and path.stat().st_mtime < since - 1:
+                continue
+            data = path.read_bytes()
+            if masker.found_in(data):
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    path.unlink()
+                    touched.append(path)
+                    continue
+                path.write_text(masker.mask(text), encoding="utf-8")
+                touched.append(path)
+            touched += _rename_masked(path, masker)
+        for name in dirs:
+            touched += _rename_masked(folder / name, masker)
+    return touched
+
+
+def _rename_masked(path: Path, masker: Masker) -> list[Path]:
+    masked = masker.mask(path.name)
+    if masked == path.name:
+        return []
+    target = path.with_name(masked)
+    if target.exists():  # another masked name took it: the copy holding the secret must go anyway
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        return [target]
+    path.rename(target)
+    return [target]

@@ -17,9 +17,9 @@ from dotenv import dotenv_values
 
 from orchestra_local.connections import Connection, load_connections
 from orchestra_local.engine.runner import RunRequest
-from orchestra_local.environments import Environment, load_environments, secrets_of, select_environment
+from orchestra_local.environments import Environment, load_environments, select_environment
 from orchestra_local.errors import InvalidInputError
-from orchestra_local.masking import Masker
+from orchestra_local.masking import Masker, secret_values
 
 CONNECTIONS_FILE = "connections.yml"
 ENVIRONMENTS_FILE = "environments.yml"
@@ -33,7 +33,9 @@ class Workspace:
         env: Process environment overlaid with the env file (the env file wins).
         connections: Connections by name.
         environments: Environments by name.
-        masker: Every known secret value.
+        masker: Every known secret value: values of secret-named variables of the process
+            environment, the env file and the selected environment, secret connection fields, and
+            credentials embedded in any of them (rules: ``orchestra_local.masking``).
     """
 
     env: dict[str, str]
@@ -71,7 +73,7 @@ class Workspace:
             env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         connections = _optional(connections_file, repo_root / CONNECTIONS_FILE, load_connections, "connections")
         environments = _optional(environments_file, repo_root / ENVIRONMENTS_FILE, load_environments, "environments")
-        masker = Masker(secrets_of(env))
+        masker = Masker(secret_values(env))
         for connection in connections.values():
             masker.add(*connection.secrets())
         return cls(env=env, connections=connections, environments=environments, masker=masker)
@@ -91,7 +93,7 @@ class Workspace:
         """
         name, variables = select_environment(self.environments, environment)
         variables = {**variables, **(env_overrides or {})}
-        self.masker.add(*secrets_of(variables))
+        self.masker.add(*secret_values(variables))
         return RunRequest(inputs=dict(inputs or {}), env={**self.env, **variables}, connections=self.connections,
                           environment=name, **options)
 

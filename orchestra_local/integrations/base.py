@@ -22,10 +22,25 @@ from pydantic import BaseModel, ConfigDict
 from orchestra_local.connections import Connection
 from orchestra_local.errors import IntegrationError, InvalidParametersError
 from orchestra_local.integrations.process import ProcessRegistry
-from orchestra_local.masking import Masker
+from orchestra_local.masking import Masker, secret_values
 from orchestra_local.settings import PythonEnvironments
 from orchestra_local.spec.statuses import TaskRunStatus
 from orchestra_local.webhook import WebhookReceiver, WebhookSession
+
+MAX_STEP_NAME = 100
+"""Longest step part of a log file name, in characters (a dbt command line can be much longer)."""
+
+RUNNER_PREFIX = "ORCHESTRA_LOCAL_"
+
+
+def task_visible_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the runner's own settings that hold a secret.
+
+    ``ORCHESTRA_LOCAL_API_TOKEN`` (the API's bearer token) and any other ``ORCHESTRA_LOCAL_*``
+    variable whose name or value holds a secret (a metadata URL with a password) belong to the
+    runner, never to a task's process; harmless ones such as ``ORCHESTRA_LOCAL_HOME`` stay.
+    """
+    return {k: v for k, v in env.items() if not (k.startswith(RUNNER_PREFIX) and secret_values({k: v}))}
 
 
 class IntegrationParameters(BaseModel):
@@ -69,7 +84,8 @@ class TaskContext:
         repo_root: Repository root; ``project_dir`` parameters are relative to it.
         state_dir: The runner's state directory (for caches shared across runs).
         run_dir: This task run's folder under the state directory (logs/, artifacts/).
-        base_env: Environment for child processes (a snapshot, never ``os.environ`` itself).
+        base_env: Environment for child processes (a snapshot, never ``os.environ`` itself), without
+            the runner's secret settings (:func:`task_visible_env`).
         orchestra_env: ``ORCHESTRA_*`` variables Orchestra sets for the task.
         timeout: Limit of this attempt in seconds, or None.
         processes: Registry used to terminate children on cancellation.
@@ -106,14 +122,21 @@ class TaskContext:
     read_external: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
     python: PythonEnvironments = field(default_factory=PythonEnvironments)
 
+    def __post_init__(self) -> None:
+        self.base_env = task_visible_env(self.base_env)
+
     @property
     def cancelled(self) -> bool:
         """True once the pipeline run is being cancelled."""
         return self.processes.cancelled.is_set()
 
     def log_path(self, step: str) -> Path:
-        """Create and register the log file of one step of this attempt: ``<attempt>/<step>.log``."""
-        safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", step).strip() or "log"
+        """Create and register the log file of one step of this attempt: ``<attempt>/<step>.log``.
+
+        The step (e.g. a dbt command line) is masked, reduced to ``[A-Za-z0-9._ -]`` and cut to
+        ``MAX_STEP_NAME`` characters: no secret, path separator or over-long name reaches the disk.
+        """
+        safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", self.masker.mask(step)).strip()[:MAX_STEP_NAME].strip() or "log"
         filename = f"{self.attempt}/{safe}.log"
         path = self.run_dir / "logs" / filename
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,14 +144,15 @@ class TaskContext:
         return path
 
     def artifact_path(self, filename: str) -> Path:
-        """Path for an artifact of this attempt (register it with :meth:`add_artifact`)."""
-        path = self.run_dir / "artifacts" / str(self.attempt) / filename
+        """Path for an artifact of this attempt (register it with :meth:`add_artifact`); secrets in
+        ``filename`` are masked."""
+        path = self.run_dir / "artifacts" / str(self.attempt) / self.masker.mask(filename)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     def add_artifact(self, filename: str, path: Path) -> None:
-        """Register an artifact file written at ``path`` under ``filename``."""
-        self.record_file("artifact", filename, path)
+        """Register an artifact file written at ``path`` under ``filename`` (masked)."""
+        self.record_file("artifact", self.masker.mask(filename), path)
 
     def task_env(self) -> dict[str, str]:
         """Variables Orchestra gives a task's process: ``ORCHESTRA_*`` and the linked connection's."""

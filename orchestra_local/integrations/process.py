@@ -98,6 +98,9 @@ class ProcessResult:
         cancelled: Killed because the pipeline run was cancelled.
         last_stdout_line: The last non-empty line written to stdout (masked), or "".
         tail: The last lines of combined output (masked), for error messages.
+        raw_last_stdout_line: The same line unmasked, ONLY for parsing a worker's outputs (mask
+            what is parsed from it before it is stored or shown: ``"rows_written": 15432`` must
+            be read before a secret "5432" turns it into ``1***``).
     """
 
     returncode: int
@@ -106,6 +109,7 @@ class ProcessResult:
     cancelled: bool
     last_stdout_line: str
     tail: tuple[str, ...]
+    raw_last_stdout_line: str = ""
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -174,7 +178,7 @@ def run_process(
         timer.daemon = True
         timer.start()
     try:
-        last_stdout, tail = _pump(process, log_path, masker)
+        raw_last_stdout, tail = _pump(process, log_path, masker)
         returncode = process.wait()
     except BaseException:
         _terminate_group(process)  # e.g. KeyboardInterrupt in the sequential path: leave no orphan
@@ -188,13 +192,17 @@ def run_process(
         seconds=time.monotonic() - started,
         timed_out=timed_out.is_set(),
         cancelled=processes.cancelled.is_set() and returncode != 0,
-        last_stdout_line=last_stdout,
+        last_stdout_line=masker.mask(raw_last_stdout),
         tail=tuple(tail),
+        raw_last_stdout_line=raw_last_stdout,
     )
 
 
 def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> tuple[str, deque[str]]:
-    """Copy both pipes line by line into the log until both reach end of file."""
+    """Copy both pipes line by line into the log (masked) until both reach end of file.
+
+    Returns the last non-empty stdout line unmasked, and the masked tail.
+    """
     assert process.stdout is not None and process.stderr is not None
     selector = selectors.DefaultSelector()
     buffers = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
@@ -207,12 +215,13 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
 
         def emit(fd: int, raw: bytes) -> None:
             nonlocal last_stdout
-            line = masker.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            line = masker.mask(text)
             log.write(line + "\n")
             if line.strip():
                 tail.append(line)
                 if fd == stdout_fd:
-                    last_stdout = line
+                    last_stdout = text
 
         while selector.get_map():
             for key, _ in selector.select():

@@ -8,7 +8,9 @@ interpreter of the project's own cached environment (``python_version``, built w
 
 Local convention **(our choice)**: when the last line the process prints on stdout is a JSON
 object, it becomes the task's outputs; when that object names a ``table``, it is also recorded as
-one INGESTION operation (``rows_written`` -> ``rowsAffected``, ``seconds`` -> duration).
+one INGESTION operation (``rows_written`` -> ``rowsAffected``, ``seconds`` -> duration). The line
+is parsed as printed and secrets are masked in the parsed values afterwards, so a secret never
+corrupts a number or the JSON (``"rows_written": 1***``) and never reaches the outputs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import json
 import os
 import re
 import sys
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
@@ -140,17 +144,21 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         raise
     env = _child_env(ctx, params) if venv is None else venv.activate(_child_env(ctx, params))
     log_path = ctx.log_path("command" if params.source == "GIT" else "inline")
-    if params.source == "INLINE":
-        script = ctx.artifact_path(f"inline_attempt_{ctx.attempt}.py")
-        script.write_text(params.code or "", encoding="utf-8")
-        ctx.add_artifact(script.name, script)
-        argv = [sys.executable if venv is None else str(venv.python), str(script)]
-    else:
-        argv = ["/bin/sh", "-c", params.command or ""]
-    with ctx.webhook_session(set_outputs=bool(params.set_outputs)) as session:
-        result = run_process(
-            argv, cwd=cwd, env=env, log_path=log_path, timeout=ctx.timeout, processes=ctx.processes, masker=ctx.masker
-        )
+    with tempfile.TemporaryDirectory(prefix="orchestra-inline-") as private:
+        if params.source == "INLINE":
+            # The code as substituted may hold secrets: it runs from a private temporary file, and
+            # the artifact kept under the state directory is the masked copy.
+            script = Path(private) / "inline.py"
+            script.write_text(params.code or "", encoding="utf-8")
+            kept = ctx.artifact_path(f"inline_attempt_{ctx.attempt}.py")
+            kept.write_text(ctx.masker.mask(params.code or ""), encoding="utf-8")
+            ctx.add_artifact(kept.name, kept)
+            argv = [sys.executable if venv is None else str(venv.python), str(script)]
+        else:
+            argv = ["/bin/sh", "-c", params.command or ""]
+        with ctx.webhook_session(set_outputs=bool(params.set_outputs)) as session:
+            result = run_process(argv, cwd=cwd, env=env, log_path=log_path, timeout=ctx.timeout,
+                                 processes=ctx.processes, masker=ctx.masker)
     if session.ignored_outputs:
         ctx.note(f"{ctx.task_id}: {session.ignored_outputs} SET_OUTPUT event(s) ignored (set_outputs is not true)")
     if result.cancelled:
@@ -161,11 +169,11 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         last = result.tail[-1] if result.tail else "(no output)"
         how = f"was killed by signal {-result.returncode}" if result.returncode < 0 else f"exited with code {result.returncode}"
         return TaskResult(TaskRunStatus.FAILED, f"command {how}: {last}")
-    summary = _summary(result.last_stdout_line)
+    summary = ctx.masker.mask_value(_summary(result.raw_last_stdout_line))
     operations = [_operation(ctx, summary)] if "table" in summary else []
     return TaskResult(
         TaskRunStatus.SUCCEEDED,
         f"command exited with code 0 after {result.seconds:.1f}s",
-        outputs={**summary, **session.outputs},
+        outputs=ctx.masker.mask_value({**summary, **session.outputs}),
         operations=operations,
     )

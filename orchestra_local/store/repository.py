@@ -258,14 +258,15 @@ class RunStore:
         return {row["name"]: row["value"] for row in rows}
 
     def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
-        """Record a log (``kind="log"``) or artifact (``kind="artifact"``) file of a task run."""
+        """Record a log (``kind="log"``) or artifact (``kind="artifact"``) file of a task run.
+
+        The name and path are masked like every other value (callers name files without secrets
+        already, see ``TaskContext.log_path``; this is the last line of defence).
+        """
+        values = self._masked({"task_run_id": task_run_id, "kind": kind, "filename": filename, "path": path,
+                               "attempt": attempt, "created_at": utcnow()})
         with self._write() as connection:
-            connection.execute(
-                insert(TASK_RUN_FILES).values(
-                    task_run_id=task_run_id, kind=kind, filename=filename, path=path, attempt=attempt,
-                    created_at=utcnow(),
-                )
-            )
+            connection.execute(insert(TASK_RUN_FILES).values(**values))
 
     def list_files(self, task_run_id: str, kind: str) -> list[dict[str, Any]]:
         """Files of one kind of a task run, oldest first."""

@@ -53,7 +53,7 @@ def test_env_file_values_with_secret_names_are_masked(tmp_path: Path) -> None:
     env_file.write_text("DB_PASSWORD=hunter2-long\nPLAIN=visible-value\nSOURCE_URL=postgresql://u:pw-in-url@h/db\n")
     workspace = Workspace.load(tmp_path, env_file=env_file, environ={})
     masked = workspace.masker.mask("hunter2-long visible-value postgresql://u:pw-in-url@h/db")
-    assert masked == "*** visible-value ***"
+    assert masked == "*** visible-value postgresql://u:***@h/db"  # a URL keeps its host and database
     assert workspace.masker.mask("pw-in-url") == "***"
 
 
