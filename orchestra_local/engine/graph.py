@@ -8,7 +8,9 @@ Gating (orchestra-spec section 3): without a condition, a node runs when every u
 (its in-group dependencies in the same iteration, and every task run of the entries its entry
 depends on) ended SUCCEEDED or WARNING; otherwise it is SKIPPED, which then propagates. With a
 condition (group AND task), the condition alone decides. Paused groups and tasks do not run;
-they count as SUCCEEDED for downstream gating when they would otherwise have run.
+they count as SUCCEEDED for downstream gating when they would otherwise have run. Remote-only
+tasks skipped on request (``--skip-remote``) count as SUCCEEDED for gating too, and say so in
+their message, so "run the rest" runs the local tasks downstream of them.
 """
 
 from __future__ import annotations
@@ -218,8 +220,11 @@ class RunGraph:
         if not would_run:
             return Decision(TaskRunStatus.SKIPPED, "upstream did not succeed: " + "; ".join(upstream_bad))
         if not node.task.local and skip_remote:
+            # "Run the rest": what depends on a remote task still runs, as if it had succeeded.
             return Decision(TaskRunStatus.SKIPPED, f"remote-only integration {node.task.task.integration}/"
-                                                    f"{node.task.task.integration_job}: not executed locally")
+                                                    f"{node.task.task.integration_job}: not executed locally "
+                                                    "(--skip-remote); downstream tasks run as if it succeeded",
+                            counts_as_ok=True)
         return RUN
 
     # -- what expressions read -----------------------------------------------------------------

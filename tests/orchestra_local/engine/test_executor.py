@@ -285,6 +285,25 @@ def test_remote_only_tasks_refuse_the_run_or_are_skipped(run_pipeline) -> None:
     assert "remote-only" in finished.by_label()["sync.fivetran"]["message"]
 
 
+def test_skip_remote_runs_the_local_tasks_downstream_of_a_remote_one(run_pipeline) -> None:
+    finished = run_pipeline(f"""
+        version: v1
+        name: downstream-of-remote
+        pipeline:
+          sync:
+            tasks:
+              fivetran: {{integration: FIVETRAN, integration_job: FIVETRAN_SYNC_ALL, parameters: {{connector_id: abc_def}}}}
+              after_sync: {py("", ", depends_on: [fivetran]")}
+          transform:
+            depends_on: [sync]
+            tasks:
+              t: {py("")}
+        """, skip_remote=True)
+    assert finished.statuses() == {"sync.fivetran": "SKIPPED", "sync.after_sync": "SUCCEEDED", "transform.t": "SUCCEEDED"}
+    assert "downstream tasks run as if it succeeded" in finished.by_label()["sync.fivetran"]["message"]
+    assert finished.status == "SUCCEEDED"
+
+
 def test_bad_parameters_fail_the_task_without_retrying(run_pipeline) -> None:
     finished = run_pipeline("""
         version: v1
