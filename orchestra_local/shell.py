@@ -98,7 +98,7 @@ def build_command(pieces: Sequence[str | ShellValue], where: str | None = None) 
             probe_parts.append(piece.text)
         else:
             if "\x00" in piece.text:
-                raise ShellPlacementError("the value contains a NUL character, which no command line can carry",
+                raise ShellPlacementError("the value contains a NUL character, which no command line can carry; remove it from the value",
                                           expression=piece.expression, where=where)
             token = PLACEHOLDER.format(salt=salt, index=len(values))
             values[token] = piece

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -93,6 +94,21 @@ REFUSED = {
     "huge-power": ("9**9**9", "9 ** "),
     "too-long": ("1+" * 1500 + "1", "longer than"),
     "bad-date": ("add_days('not a date', 1)", "ValueError"),
+    "date-overflow": ("add_days('9999-12-31', 1)", "OverflowError: date value out of range"),
+    "month-overflow": ("add_months('9999-12-31', 1)", "ValueError"),
+    "float-overflow": ("10.0 ** 400", "OverflowError"),
+    "unknown-zone": ("format_date('2024-01-01', '%Y', 'No/Zone')", "No/Zone"),
+    "int-too-long": ("int('9' * 5000)", "ValueError"),
+    "deep-nesting": ("-" * 1990 + "1", "nested too deeply to evaluate (RecursionError)"),
+    "huge-int-power": ("4000000 ** 4000000", "MAX_INTEGER_BITS"),
+    "huge-int-product": ("(2 ** 4000) * (2 ** 4000)", "exceeds 4096 bits (MAX_INTEGER_BITS)"),
+    "huge-shift": ("1 << 10001", "MAX_SHIFT"),
+    "long-string": ("'x' * 100001", "longer than 100000 (MAX_STRING_LENGTH)"),
+    "long-list": ("[0] * 100001", "MAX_STRING_LENGTH"),
+    "percent-format": ("'%0999999999d' % 1", "'%' formatting of strings is not available"),
+    "format-width": ("f'{1:>999999999}'", "MAX_FORMAT_WIDTH"),
+    "long-comprehension": ("[c for c in 'x' * 10001]", "MAX_COMPREHENSION_LENGTH"),
+    "total-produced": ("[inputs.table * 10000 for c in 'x' * 200]", "MAX_PRODUCED_ITEMS"),
 }
 
 
@@ -143,3 +159,26 @@ def test_user_values_cannot_inject_shell_syntax(template: str, tmp_path: Any) ->
     output = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=True).stdout
     assert victim.exists(), command
     assert evil in output
+
+
+def test_costly_expressions_are_refused_before_they_cost() -> None:
+    for expression in ("4000000 ** 4000000", "[inputs.table * 10000 for c in 'x' * 9000]"):
+        started = time.monotonic()
+        with pytest.raises(ExpressionError):
+            evaluate(expression, SCOPE)
+        assert time.monotonic() - started < 1.0, expression
+
+
+def test_a_missing_env_or_secret_names_only_itself_and_where_to_set_it() -> None:
+    scope = Scope(env={"AWS_SECRET_ACCESS_KEY": "x", "HOME": "/h"}, secrets={"API_TOKEN": "t"})
+    for expression, name in (("ENV.MISSING", "ENV"), ("secrets.MISSING", "secrets")):
+        with pytest.raises(ExpressionError) as caught:
+            evaluate(expression, scope, "pipeline.g.tasks.t.parameters.command")
+        message = str(caught.value)
+        assert f"{name} has no 'MISSING'" in message and "env file" in message
+        assert "AWS_SECRET_ACCESS_KEY" not in message and "HOME" not in message and "API_TOKEN" not in message
+
+
+def test_small_namespaces_still_list_their_names() -> None:
+    with pytest.raises(ExpressionError, match=r"inputs has no 'nope' \(known: cfg, flag, n, table\)"):
+        evaluate("inputs.nope", SCOPE)
