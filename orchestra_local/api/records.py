@@ -89,26 +89,31 @@ def pipeline_definition(dumped: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-def pipeline_record(pipeline: PipelineFile, model: Pipeline | None, latest: dict[str, Any] | None,
+def pipeline_summary(model: Pipeline) -> dict[str, Any]:
+    """``name``, ``numTasks`` and ``inputs`` (``PipelineInputModel`` keys only) of a ``PipelineResponse``."""
+    inputs = None
+    if model.inputs:
+        inputs = {name: spec.model_dump(mode="json", by_alias=True, exclude_unset=True, include=set(INPUT_MODEL_KEYS))
+                  for name, spec in model.inputs.items()}
+    return {"name": model.name, "numTasks": sum(1 for _ in model.iter_tasks()), "inputs": inputs}
+
+
+def pipeline_record(pipeline: PipelineFile, summary: dict[str, Any] | None, latest: dict[str, Any] | None,
                     repository: str | None) -> dict[str, Any]:
     """A pipeline file as ``PipelineResponse``.
 
     Args:
         pipeline: The pipeline file.
-        model: Its validated pipeline, or None when the file is invalid (name falls back to the alias).
+        summary: Its :func:`pipeline_summary`, or None when the file is invalid (then the name is
+            the alias and ``numTasks``/``inputs`` are null).
         latest: The newest run of the pipeline (a store row), if any.
         repository: ``owner/name`` of the served repository's origin, if any.
     """
     modified = iso(pipeline.modified_at())
-    inputs = None
-    if model is not None and model.inputs:
-        inputs = {name: spec.model_dump(mode="json", by_alias=True, exclude_unset=True, include=set(INPUT_MODEL_KEYS))
-                  for name, spec in model.inputs.items()}
+    summary = summary or {"name": pipeline.alias, "numTasks": None, "inputs": None}
     record: dict[str, Any] = {
-        "id": pipeline.id, "name": model.name if model is not None else pipeline.alias,
-        "numTasks": sum(1 for _ in model.iter_tasks()) if model is not None else None,
-        "yamlPath": pipeline.yaml_path, "createdAt": modified, "updatedAt": modified, "paused": False,
-        "inputs": inputs, "latestVersionNumber": LOCAL_VERSION_NUMBER,
+        "id": pipeline.id, **summary, "yamlPath": pipeline.yaml_path, "createdAt": modified, "updatedAt": modified,
+        "paused": False, "latestVersionNumber": LOCAL_VERSION_NUMBER,
         "publishedVersionNumber": LOCAL_VERSION_NUMBER, "storageProvider": STORAGE_PROVIDER,
         "repository": repository, "alias": pipeline.alias,
         "latestRunId": None, "latestRunStatus": None, "latestRunMessage": None, "latestRunCreatedAt": None,

@@ -6,20 +6,25 @@ machines). Listing is a directory walk on every call, so added and removed files
 
 Validating a file (our models, the reference rules and Orchestra's own validator) takes tens of
 milliseconds, so :meth:`PipelineRegistry.load` keeps each file's outcome (the loaded pipeline or
-its validation error) keyed by the file's mtime, size and SHA-256 of its bytes: a changed file is
-revalidated on the next request, an unchanged one never. The cache is safe to use from the
-server's worker threads; two requests for the same changed file validate it once.
+its validation error, and whatever :meth:`PipelineRegistry.derive` computed from it): while the
+file's mtime, size, ctime and inode are unchanged it is not even read; when any of them changes
+it is read and hashed (SHA-256), and revalidated only when the bytes differ. ctime cannot be set
+back by a writer, so an edit that keeps size and mtime is still seen. The cache is safe to use
+from the server's worker threads; two requests for the same changed file validate it once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from orchestra_local.engine.runner import pipeline_identity
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
@@ -53,11 +58,13 @@ class PipelineFile:
         return datetime.fromtimestamp(self.path.stat().st_mtime, tz=UTC)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Cached:
-    fingerprint: tuple[int, int, str]  # (mtime in ns, size in bytes, sha256 hex of the bytes)
+    stat_key: tuple[int, int, int, int]  # (mtime ns, size bytes, ctime ns, inode): unchanged -> not re-read
+    digest: str  # sha256 hex of the bytes: unchanged -> not revalidated
     loaded: LoadedPipeline | None
     error: PipelineValidationError | None
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 def repository_slug(remote_url: str) -> str | None:
@@ -83,19 +90,48 @@ class PipelineRegistry:
         self.repo_root = repo_root.resolve()
         self.folder = self.repo_root / folder
         self._cache: dict[Path, _Cached] = {}
+        self._described: dict[Path, PipelineFile] = {}
         self._path_locks: dict[Path, threading.Lock] = {}
         self._lock = threading.Lock()
         self._remote: tuple[tuple[int, int] | None, str | None] | None = None
 
     def all(self) -> list[PipelineFile]:
-        """Every pipeline file, sorted by path."""
-        files = sorted(p for p in self.folder.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-        return [self.describe(path) for path in files]
+        """Every pipeline file, sorted by path (symlinked folders are not entered, as ``Path.rglob``)."""
+        found: list[tuple[Path, bool]] = []
+        folders = [self.folder]
+        while folders:
+            try:
+                with os.scandir(folders.pop()) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(Path(entry.path))
+                        elif Path(entry.name).suffix in YAML_SUFFIXES and entry.is_file():
+                            found.append((Path(entry.path), entry.is_symlink()))
+            except FileNotFoundError:
+                continue
+        return [self.describe(path, symlink=symlink) for path, symlink in sorted(found)]
 
-    def describe(self, path: Path) -> PipelineFile:
-        """The registry entry of a file under the pipelines folder (which need not exist yet)."""
+    def describe(self, path: Path, *, symlink: bool | None = None) -> PipelineFile:
+        """The registry entry of a file under the pipelines folder (which need not exist yet).
+
+        Entries of plain files are memoized by path (resolving paths dominated a listing's cost);
+        a symlink is resolved on every call, as its target may change.
+
+        Args:
+            path: The file.
+            symlink: Whether it is a symlink, when the caller knows (saves a ``lstat``).
+        """
+        symlink = path.is_symlink() if symlink is None else symlink
+        with self._lock:
+            memo = None if symlink else self._described.get(path)
+        if memo is not None:
+            return memo
         pipeline_id, alias, yaml_path = pipeline_identity(path, self.repo_root)
-        return PipelineFile(pipeline_id, alias, path.resolve(), yaml_path)
+        described = PipelineFile(pipeline_id, alias, path.resolve(), yaml_path)
+        if not symlink:
+            with self._lock:
+                self._described[path] = described
+        return described
 
     def find(self, id_or_alias: str) -> PipelineFile:
         """The pipeline with this id or alias.
@@ -173,40 +209,67 @@ class PipelineRegistry:
             InvalidInputError: It cannot be read.
             PipelineValidationError: It is not a valid pipeline.
         """
+        cached = self._entry(pipeline)
+        if cached.error is not None:
+            raise PipelineValidationError(cached.error.problems)
+        assert cached.loaded is not None
+        return cached.loaded
+
+    def derive(self, pipeline: PipelineFile, name: str, compute: Callable[[LoadedPipeline], Any]) -> Any:
+        """``compute(loaded)``, computed once per file content and kept with the cached file.
+
+        Raises:
+            The errors of :meth:`load`.
+        """
+        cached = self._entry(pipeline)
+        if cached.error is not None:
+            raise PipelineValidationError(cached.error.problems)
+        assert cached.loaded is not None
+        with self._lock:
+            if name in cached.derived:
+                return cached.derived[name]
+        value = compute(cached.loaded)
+        with self._lock:
+            cached.derived[name] = value
+        return value
+
+    def _entry(self, pipeline: PipelineFile) -> _Cached:
         path = pipeline.path
         with self._lock:
             path_lock = self._path_locks.setdefault(path, threading.Lock())
         with path_lock:
             try:
                 stat = path.stat()
+                stat_key = (stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino)
+                with self._lock:
+                    cached = self._cache.get(path)
+                if cached is not None and cached.stat_key == stat_key:
+                    return cached
                 content = path.read_bytes()
             except FileNotFoundError:
                 self.forget(path)
                 raise NotFoundError("Pipeline not found") from None
             except OSError as exc:
                 raise InvalidInputError(f"{path}: cannot read the file ({exc.__class__.__name__})") from None
-            fingerprint = (stat.st_mtime_ns, stat.st_size, hashlib.sha256(content).hexdigest())
+            digest = hashlib.sha256(content).hexdigest()
+            if cached is not None and cached.digest == digest:
+                cached.stat_key = stat_key  # touched or rewritten with the same bytes: still valid
+            else:
+                cached = self._validate(path, content, stat_key, digest)
             with self._lock:
-                cached = self._cache.get(path)
-            if cached is None or cached.fingerprint != fingerprint:
-                cached = self._validate(path, content, fingerprint)
-                with self._lock:
-                    self._cache[path] = cached
-        if cached.error is not None:
-            raise PipelineValidationError(cached.error.problems)
-        assert cached.loaded is not None
-        return cached.loaded
+                self._cache[path] = cached
+            return cached
 
     @staticmethod
-    def _validate(path: Path, content: bytes, fingerprint: tuple[int, int, str]) -> _Cached:
+    def _validate(path: Path, content: bytes, stat_key: tuple[int, int, int, int], digest: str) -> _Cached:
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError(f"{path}: not UTF-8 text") from None
         try:
-            return _Cached(fingerprint, replace(load_text(text, str(path)), path=path), None)
+            return _Cached(stat_key, digest, replace(load_text(text, str(path)), path=path), None)
         except PipelineValidationError as exc:
-            return _Cached(fingerprint, None, exc)
+            return _Cached(stat_key, digest, None, exc)
 
     def forget(self, path: Path) -> None:
         """Drop a file's cached outcome (after the API removed or rewrote it)."""

@@ -14,12 +14,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from orchestra_local.api import process_text
 from orchestra_local.api.deps import get_service, require_token
 from orchestra_local.api.pipeline_files import PipelineConflictError
-from orchestra_local.api.records import LOCAL_VERSION_NUMBER, dump_definition, pipeline_definition, pipeline_record
+from orchestra_local.api.records import (
+    LOCAL_VERSION_NUMBER,
+    dump_definition,
+    pipeline_definition,
+    pipeline_record,
+    pipeline_summary,
+)
 from orchestra_local.api.service import NotFoundError, PipelineFile, RunService, StartOptions
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
 
@@ -41,20 +48,24 @@ def http_errors(service: RunService) -> Iterator[None]:
         raise HTTPException(status_code=400, detail=service.workspace.masker.mask(str(exc))) from None
 
 
-def record(service: RunService, pipeline: PipelineFile, latest: dict[str, Any] | None) -> dict[str, Any]:
-    """``PipelineResponse`` of a file (an invalid file still lists, named by its alias)."""
+def record(service: RunService, pipeline: PipelineFile, latest: dict[str, Any] | None,
+           repository: str | None = None) -> dict[str, Any]:
+    """``PipelineResponse`` of a file (an invalid file still lists, named by its alias).
+
+    ``repository`` is the served repository's ``owner/name`` when the caller has it already.
+    """
     try:
-        model = service.load(pipeline).model
+        summary = service.registry.derive(pipeline, "summary", lambda loaded: pipeline_summary(loaded.model))
     except PipelineValidationError:
-        model = None
-    return pipeline_record(pipeline, model, latest, service.registry.origin_slug())
+        summary = None
+    return pipeline_record(pipeline, summary, latest, repository or service.registry.origin_slug())
 
 
 @router.get("/pipelines")
 def list_pipelines(service: RunService = Depends(get_service)) -> list[dict[str, Any]]:  # noqa: B008
     """Every pipeline file under ``orchestra/`` as Orchestra's ``PipelineResponse``."""
-    latest = service.latest_runs()
-    return [record(service, p, latest.get(p.id)) for p in service.registry.all()]
+    latest, repository = service.latest_runs(), service.registry.origin_slug()
+    return [record(service, p, latest.get(p.id), repository) for p in service.registry.all()]
 
 
 def select(service: RunService, pipeline_id: str | None, alias: str | None, repository: str | None,
@@ -130,6 +141,12 @@ class StartRequest(ApiBody):
     environment: str | None = None
     environment_overrides: dict[str, Any] | None = None
     retry_from_failed: bool = False
+
+    # Values reach the tasks' argv and environment, which cannot hold NUL: 422 now, not failed tasks later.
+    _overrides_fit_an_environment = field_validator("environment_overrides")(
+        lambda value: process_text.environment_names(value))
+    _no_nul = field_validator("run_inputs", "task_ids", "environment", "branch", "commit")(
+        lambda value, info: process_text.without_nul(value, to_camel(info.field_name or "")))
 
 
 @router.post("/pipelines/{pipeline_id_or_alias}/start")
