@@ -7,12 +7,15 @@ Two rules decide what is masked **(our choice; Orchestra documents none)**:
    word (``password``, ``passwd``, ``passphrase``, ``secret``, ``token``, ``key``, ``apikey``,
    ``credential(s)``, ``authorization``, ``cookie``, ``webhook``, ...) or contains ``password``,
    ``secret``, ``token`` or ``credential`` (``PGPASSWORD``, ``accesstoken``), unless its last
-   word says it only *names* where a secret is (``_PATH``, ``_FILE``, ``_DIR``, ``_NAME``).
+   word says it only *names* where a secret is (``_PATH``, ``_FILE``, ``_DIR``, ``_NAME``), or
+   ``key`` follows a data word (``primary_key``, ``sort_key``: :data:`DATA_KEY_WORDS`).
    ``host``, ``port``, ``database``, ``user``, ``schema`` and ``PWD`` are not secrets. Values
    with other names still give up the credentials embedded in them (:func:`embedded_secrets`):
-   the password of a URL (``postgresql://u:<pw>@h/db``), query parameters and ``key=value``
-   pairs with secret names (``?api_key=<k>``, libpq's ``password=<pw>``), and secret-named keys
-   of a JSON object (a ``headers`` field holding ``{"Authorization": ...}``).
+   the password of a URL (``postgresql://u:<pw>@h/db``), ``key=value`` and quoted
+   ``"key": "value"`` pairs with secret names (``?api_key=<k>``, libpq's ``password=<pw>``, a
+   dbt ``--vars '{"api_key": ...}'``), and secret-named keys of a JSON object (a ``headers``
+   field holding ``{"Authorization": ...}``). The store learns such literal secrets from every
+   record it writes (:meth:`Masker.learn`), so one written in a pipeline file is masked too.
 2. *Which values can be masked* (:func:`maskable`): at least ``MIN_SECRET_LENGTH`` characters,
    not a plain number, not one of ``COMMON_VALUES`` (booleans, ``localhost``, ``postgres``, ...).
    Replacing every ``1``, ``true`` or ``postgres`` in a log would destroy it (``"rows_written":
@@ -60,10 +63,21 @@ SECRET_PARTS = ("password", "passwd", "secret", "token", "credential")
 REFERENCE_WORDS = frozenset({"path", "file", "dir", "filename", "name"})
 """A last word saying the value only names where the secret is (``PRIVATE_KEY_PATH``)."""
 
+DATA_KEY_WORDS = frozenset(
+    {
+        "primary", "foreign", "unique", "natural", "surrogate", "composite", "business", "sort", "partition",
+        "cluster", "clustering", "dist", "distribution", "merge", "dedup", "deduplication", "cursor",
+        "incremental", "join", "group", "lookup", "row", "cache", "idempotency", "order", "hash",
+    }
+)
+"""Words before ``key`` that make it a data key, not a secret (``primary_key``, ``SORT_KEY``)."""
+
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PAIR = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<value>'[^']*'|\"[^\"]*\"|[^\s;&,'\"]+)")
 """``key=value`` pairs as DSNs, query strings and command lines write them."""
+_QUOTED_PAIR = re.compile(r"""["'](?P<key>[A-Za-z_][\w.-]*)["']\s*:\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)')""")
+"""``"key": "value"`` pairs of JSON, YAML flow maps and Python reprs inside a text (a dbt ``--vars``)."""
 
 
 def name_words(name: str) -> list[str]:
@@ -81,7 +95,12 @@ def is_secret_name(name: str) -> bool:
     words = name_words(name)
     if not words or words[-1] in REFERENCE_WORDS:
         return False
-    return any(w in SECRET_WORDS or any(part in w for part in SECRET_PARTS) for w in words)
+    for index, word in enumerate(words):
+        if word in ("key", "keys") and index > 0 and words[index - 1] in DATA_KEY_WORDS:
+            continue
+        if word in SECRET_WORDS or any(part in word for part in SECRET_PARTS):
+            return True
+    return False
 
 
 def maskable(value: str) -> bool:
@@ -115,6 +134,8 @@ def embedded_secrets(value: str) -> list[str]:
             if password:
                 found.append(password)
     found += [m["value"].strip("'\"") for m in _PAIR.finditer(value) if is_secret_name(m["key"])]
+    found += [m["dq"] if m["dq"] is not None else m["sq"] for m in _QUOTED_PAIR.finditer(value)
+              if is_secret_name(m["key"])]
     stripped = value.strip()
     if stripped.startswith("{"):
         try:
@@ -180,6 +201,24 @@ class Masker:
             alternatives = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
             self._bytes_pattern = re.compile(b"|".join(re.escape(v.encode()) for v in alternatives))
+
+    def learn(self, value: Any) -> None:
+        """Register the secrets a value shows by its structure, before it is stored or written.
+
+        Secret-named keys of mappings at any depth, and credentials embedded in any string
+        (:func:`embedded_secrets`): a literal ``--vars '{"api_key": "..."}'`` or an
+        ``Authorization`` header written in a pipeline file is masked from then on.
+        """
+        if isinstance(value, str):
+            self.add(*embedded_secrets(value))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if is_secret_name(str(key)) and isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                    self.add(str(item))
+                self.learn(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self.learn(item)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from orchestra_local.errors import StoreError
 from orchestra_local.masking import Masker
 from orchestra_local.store.database import open_engine
-from orchestra_local.store.models import Operation, PipelineRun, TaskOutput, TaskRun, TaskRunFile
+from orchestra_local.store.models import Operation, PipelineRun, TaskOutput, TaskProcess, TaskRun, TaskRunFile
 
 LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
 """``accountId`` of every local record: there is one (local) account."""
@@ -30,6 +30,7 @@ TASK_RUNS: Table = TaskRun.__table__  # type: ignore[assignment]
 TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
 TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
 OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
+TASK_PROCESSES: Table = TaskProcess.__table__  # type: ignore[assignment]
 
 
 def utcnow() -> datetime:
@@ -91,6 +92,9 @@ class RunStore:
             raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
 
     def _masked(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        # Literal secrets (a --vars api_key or an Authorization header in a pipeline file) first reach
+        # the runner in the task runs' parameters: learn them here, so every later log masks them too.
+        self.masker.learn(values)
         return {key: self.masker.mask_value(value) for key, value in values.items()}
 
     # -- pipeline runs -------------------------------------------------------------------------
@@ -196,6 +200,39 @@ class RunStore:
         with self._write() as connection:
             connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
 
+    def end_run(self, run_id: str, *, run_status: str, message: str, task_statuses: Mapping[str, str],
+                task_message: str, only_if_active: bool = False) -> bool:
+        """End a pipeline run and its unfinished task runs in ONE transaction (cost independent of
+        how many task runs change).
+
+        Args:
+            run_id: The pipeline run.
+            run_status: Its final status.
+            message: Its message.
+            task_statuses: ``{current status: final status}`` for the task runs to end, e.g.
+                ``{"RUNNING": "FAILED", "QUEUED": "CANCELLED"}``.
+            task_message: Message of the task runs ended here.
+            only_if_active: Change nothing if the run has already ended (another process ended it).
+
+        Returns:
+            False when ``only_if_active`` and the run had already ended; True otherwise.
+        """
+        now = utcnow()
+        run_values = self._masked({"run_status": run_status, "message": message, "completed_at": now,
+                                   "updated_at": now})
+        task_values = self._masked({"message": task_message, "completed_at": now, "updated_at": now})
+        runs, tasks = PIPELINE_RUNS.c, TASK_RUNS.c
+        with self._write() as connection:
+            statement = update(PIPELINE_RUNS).where(runs.id == run_id)
+            if only_if_active:
+                statement = statement.where(runs.run_status.in_(("CREATED", "RUNNING", "CANCELLING")))
+            if connection.execute(statement.values(**run_values)).rowcount == 0 and only_if_active:
+                return False
+            for current, final in task_statuses.items():
+                connection.execute(update(TASK_RUNS).where(tasks.pipeline_run_id == run_id, tasks.status == current)
+                                   .values(status=final, **task_values))
+        return True
+
     def get_task_run(self, task_run_id: str) -> dict[str, Any] | None:
         """The task run with this id, or None."""
         rows = self.read(select(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id))
@@ -297,4 +334,30 @@ class RunStore:
             statement = statement.where(OPERATIONS.c.pipeline_run_id == pipeline_run_id)
         if task_run_id is not None:
             statement = statement.where(OPERATIONS.c.task_run_id == task_run_id)
+        return self.read(statement)
+
+    # -- task processes ------------------------------------------------------------------------
+
+    def add_task_process(self, *, pipeline_run_id: str, task_run_id: str | None, attempt: int | None, host: str,
+                         pgid: int, create_time: float) -> int:
+        """Record a started process group (``create_time``: its leader's start, epoch seconds); returns its id."""
+        values = {"pipeline_run_id": pipeline_run_id, "task_run_id": task_run_id, "attempt": attempt, "host": host,
+                  "pgid": pgid, "create_time": create_time, "started_at": utcnow()}
+        with self._write() as connection:
+            return int(connection.execute(insert(TASK_PROCESSES).values(**values)).inserted_primary_key[0])
+
+    def end_task_processes(self, ids: Iterable[int]) -> None:
+        """Record that these process groups' leaders exited (or their groups were killed)."""
+        ids = list(ids)
+        if not ids:
+            return
+        with self._write() as connection:
+            connection.execute(update(TASK_PROCESSES).where(TASK_PROCESSES.c.id.in_(ids), TASK_PROCESSES.c.ended_at.is_(None))
+                               .values(ended_at=utcnow()))
+
+    def open_task_processes(self, pipeline_run_id: str) -> list[dict[str, Any]]:
+        """Process groups of a pipeline run not recorded as ended (running, or left by a dead runner)."""
+        statement = (select(TASK_PROCESSES)
+                     .where(TASK_PROCESSES.c.pipeline_run_id == pipeline_run_id, TASK_PROCESSES.c.ended_at.is_(None))
+                     .order_by(TASK_PROCESSES.c.id))
         return self.read(statement)

@@ -1,7 +1,8 @@
 """Secrets appear nowhere, and nothing else is masked: one real pipeline through the CLI and the API.
 
 Canary secrets come from every source the runner masks: the env file, a connection's password, the
-process environment (reaching dbt through ``--vars``), and the runner's own API token. The
+process environment (reaching dbt through ``--vars``), a literal secret-named ``--vars`` key in the
+pipeline file, and the runner's own API token. The
 pipeline runs a Python worker linked to the connection, an INLINE script and a dbt build on
 DuckDB whose ``--vars`` and compiled SQL hold canaries. Then every file under the state directory
 (names and bytes), every row of the SQLite metadata database, every CLI output and every API
@@ -30,7 +31,8 @@ ENV_FILE_SECRET = "cnry-envfile-7Q2x9"
 CONNECTION_SECRET = "cnry@conn-5Zt8w"
 PROCESS_SECRET = "cnry-process-Vv31k"
 RUNNER_TOKEN = "cnry-runner-token-Hh40p"
-CANARIES = (ENV_FILE_SECRET, CONNECTION_SECRET, PROCESS_SECRET, RUNNER_TOKEN)
+LITERAL_SECRET = "cnry-literal-Pp62r"  # written in the pipeline file itself (bad practice, still masked)
+CANARIES = (ENV_FILE_SECRET, CONNECTION_SECRET, PROCESS_SECRET, RUNNER_TOKEN, LITERAL_SECRET)
 
 HOST, PORT, USER, DATABASE = "db.internal", "5432", "loader", "analytics"
 ROWS_WRITTEN = 15432  # holds the port's digits: a port masked as a secret would make it 1***
@@ -90,13 +92,14 @@ pipeline:
           project_dir: dbt
           commands: >-
             dbt build --vars '{"api_key": "${{ ENV.SOURCE_API_KEY }}",
-            "client_secret": "${{ ENV.DBT_CLIENT_SECRET }}"}'
+            "client_secret": "${{ ENV.DBT_CLIENT_SECRET }}", "signing_key": "cnry-literal-Pp62r"}'
 """
 
 MODEL = """{{ config(materialized='table') }}
 select 1 as order_id,
        length('{{ var("api_key") }}') as api_key_length,
        length('{{ var("client_secret") }}') as client_secret_length,
+       length('{{ var("signing_key") }}') as signing_key_length,
        '{{ env_var("ORCHESTRA_LOCAL_API_TOKEN", "hidden") }}' as runner_token
 """
 
@@ -165,9 +168,9 @@ def assert_only_secrets_masked(state: Path, outputs: dict[str, Any], operations:
     model = [op for op in operations if op["external_id"] == "model.canaries.stg_orders"]
     assert model and model[0]["operation_status"] == "SUCCEEDED" and DATABASE in model[0]["asset_external_id"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(f"select api_key_length, client_secret_length, runner_token from {DATABASE}.{DATABASE}.stg_orders"
+        row = con.execute(f"select api_key_length, client_secret_length, signing_key_length, runner_token from {DATABASE}.{DATABASE}.stg_orders"
                           ).fetchone()
-    assert row == (len(ENV_FILE_SECRET), len(PROCESS_SECRET), "hidden")  # dbt got the vars, not the token
+    assert row == (len(ENV_FILE_SECRET), len(PROCESS_SECRET), len(LITERAL_SECRET), "hidden")  # dbt got the vars, not the token
 
 
 def test_cli_run_leaks_no_secret_and_masks_nothing_else(

@@ -24,7 +24,7 @@ PLAIN_NAMES = [
     "host", "HOST", "port", "user", "username", "database", "schema", "warehouse", "role", "account", "PWD",
     "OLDPWD", "PATH", "HOME", "DATABASE_URL", "base_url", "path", "sslmode", "PRIVATE_KEY_PATH",
     "TOKEN_FILE", "channel_name", "WAREHOUSE_DUCKDB_PATH", "rows_written", "monkey", "ORCHESTRA_LOCAL_HOME",
-    "keyboard_layout",
+    "keyboard_layout", "primary_key", "SORT_KEY", "partition_keys", "cursor_key",
 ]
 
 
@@ -75,6 +75,9 @@ def test_maskable_values(value: str, expected: bool) -> None:
                      ["https://hooks.slack.com/services/T0/B0/xyz"], id="webhook-is-the-secret"),
         pytest.param({"nested": {"client_secret": "nested-sec"}}, ["nested-sec"], id="nested-mapping"),
         pytest.param({"PWD": "/work/main", "HOME": "/home/me"}, [], id="working-directory"),
+        pytest.param({"commands": """dbt build --vars '{"api_key": "vars-key-3", "schema": "main"}'"""},
+                     ["vars-key-3"], id="quoted-pair-in-a-command"),
+        pytest.param({"primary_key": "order_id", "merge_key": "customer_id"}, [], id="data-keys"),
     ],
 )
 def test_secret_values(variables: dict[str, object], expected: list[str]) -> None:
@@ -88,6 +91,16 @@ def test_masker_masks_encoded_forms_and_keeps_numbers_and_words() -> None:
     assert masker.mask(json.dumps({"v": 'p@ss"word-9'})) == '{"v": "***"}'
     assert masker.mask("postgresql://u:p%40ss%22word-9@h/db") == "postgresql://u:***@h/db"
     assert masker.mask_value({"k-p@ss\"word-9": ["p@ss\"word-9", 3]}) == {"k-***": ["***", 3]}
+
+
+def test_masker_learns_literal_secrets_from_records() -> None:
+    masker = Masker()
+    masker.learn({"task_parameters": {"commands": """dbt run --vars '{"signing_key": "lit-sign-1"}'""",
+                                      "custom_headers": {"Authorization": "Bearer lit-bearer-2"},
+                                      "environment_variables": '{"API_TOKEN": "lit-token-3", "TABLE": "orders"}'},
+                  "run_inputs": {"source_password": "lit-input-4", "table": "orders"}})
+    text = "lit-sign-1 Bearer lit-bearer-2 lit-token-3 lit-input-4 orders"
+    assert masker.mask(text) == "*** *** *** *** orders"
 
 
 def test_connection_masks_only_secret_fields() -> None:
