@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from textwrap import dedent
 
+import duckdb
 import httpx
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOKEN = "cli-test-token-42"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRA = str(Path(sys.executable).with_name("orchestra"))
 
 GOOD = """
@@ -47,11 +49,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(cli_path: str, root: Path) -> Iterator[str]:
+def serving(cli_path: str, root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``orchestra-local serve`` for ``root`` on a free loopback port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen([cli_path, "serve", "--port", str(port), "--repo-root", str(root)],
-                               env={**os.environ, "ORCHESTRA_LOCAL_API_TOKEN": TOKEN}, stdout=subprocess.PIPE,
+                               env={**os.environ, **(env or {}), "ORCHESTRA_LOCAL_API_TOKEN": TOKEN},
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -214,3 +217,28 @@ def test_get_by_path_and_run_one_task_by_alias(cli_path: str, clone: Path) -> No
                               headers={"Authorization": f"Bearer {TOKEN}"}).json()["results"]
         assert {t["taskId"]: t["status"] for t in task_runs}["b"] == "SUCCEEDED"
         assert {t["taskId"]: t["status"] for t in task_runs}["a"] != "SUCCEEDED"
+
+
+def test_run_the_demo_transform_group_alone(cli, cli_path: str, tmp_path: Path) -> None:
+    """`orchestra pipeline run --alias tpch_elt --task transform`: only dbt runs, over raw tables loaded before."""
+    env = {"TPCH_SOURCE_URL": f"sqlite:///{tmp_path / 'tpch_source.sqlite'}"}
+    generated = subprocess.run([sys.executable, "-m", "tpch_source", "--scale-factor", "0.01"],
+                               cwd=REPO_ROOT / "python", env={**os.environ, **env}, capture_output=True, text=True,
+                               timeout=300)
+    assert generated.returncode == 0, generated.stderr
+    ingested = cli("run", str(REPO_ROOT / "orchestra" / "tpch_elt.yml"), "--task-ids", "ingest_table", env=env)
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+    warehouse = Path(os.environ["WAREHOUSE_DUCKDB_PATH"])
+    with serving(cli_path, REPO_ROOT, env) as base_url:
+        ran = orchestra(base_url, "pipeline", "run", "--alias", "tpch_elt", "--task", "transform", cwd=tmp_path)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "Pipeline succeeded" in ran.stdout
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        latest = httpx.get(f"{base_url}/api/engine/public/pipeline", params={"alias": "tpch_elt"},
+                           headers=headers).json()
+        task_runs = httpx.get(f"{base_url}/api/engine/public/pipeline_runs/{latest['latestRunId']}/task_runs",
+                              params={"page_size": 50}, headers=headers).json()["results"]
+    statuses = {t["taskId"]: t["status"] for t in task_runs if not t["matrixParentId"]}
+    assert statuses["dbt_build"] == "SUCCEEDED" and statuses["ingest_table"] == "SKIPPED"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute("select count(*) from analytics.fct_orders").fetchone() == (15000,)
