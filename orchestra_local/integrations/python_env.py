@@ -10,7 +10,10 @@ environment of its own. Locally the isolation setting decides (``settings.Python
 | ``auto`` (default) | per-project when the project has a ``requirements.txt``, a ``build_command`` or a ``python_version`` other than the runner's; shared otherwise |
 
 Building (or the fact the environment was reused, and how long that took) is written to the
-attempt's ``environment`` log and shown as a note.
+attempt's ``environment`` log and shown as a note. Build steps run with the run's environment
+(env file, selected environment) but not the task's ``environment_variables`` or ``ORCHESTRA_*``
+variables, since one build serves every task of the project; each step is bounded by the task's
+``timeout``.
 """
 
 from __future__ import annotations

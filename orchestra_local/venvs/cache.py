@@ -21,6 +21,9 @@ requirements.txt`` when that file exists. A failed or interrupted build leaves n
 folder is removed (at once, or by the next builder), so a half-built environment is never used.
 Eight tasks of a matrix asking for the same environment at once build it once: the first takes the
 lock and builds, the others wait and reuse it.
+
+Nothing is pruned: an environment whose key no longer matches (edited requirements) stays until
+someone removes it; deleting ``<state dir>/venvs`` while no run is active is always safe.
 """
 
 from __future__ import annotations
@@ -271,7 +274,9 @@ def _build(spec: EnvironmentSpec, key: str, venvs_dir: Path, base_env: Mapping[s
         raise
     return {"format": MANIFEST_FORMAT, "key": key, "project_dir": str(spec.project_dir),
             "python_version": _venv_version(target) or spec.requested_version, "interpreter": interpreter,
-            "requested_version": spec.requested_version, "build_command": spec.build_command,
+            "requested_version": spec.requested_version,
+            # a build command may carry a token (an index URL): only its hash is kept
+            "build_command_sha256": hashlib.sha256((spec.build_command or "").encode()).hexdigest(),
             "files": spec.hashed_files(), "built_at": datetime.now(UTC).isoformat()}
 
 

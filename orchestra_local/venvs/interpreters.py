@@ -28,7 +28,7 @@ _LIST_TIMEOUT_SECONDS = 60.0
 
 
 class PythonVersionUnavailableError(IntegrationError):
-    """No interpreter of the requested version is installed; another attempt cannot help."""
+    """No interpreter of the requested version (or no ``uv``) is installed; another attempt cannot help."""
 
     retryable = False
 
@@ -51,12 +51,12 @@ def uv_binary() -> str:
     """Path of the ``uv`` executable installed with the runner (the PyPI package ``uv``).
 
     Raises:
-        IntegrationError: When the package is missing (install requirements.txt).
+        PythonVersionUnavailableError: When the package is missing (not retryable).
     """
     try:
         from uv import find_uv_bin
     except ImportError:
-        raise IntegrationError(
+        raise PythonVersionUnavailableError(
             "per-project Python environments need uv: pip install -r requirements.txt "
             "(or run with --isolation shared)"
         ) from None
