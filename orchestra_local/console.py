@@ -18,6 +18,7 @@ from rich.tree import Tree
 from orchestra_local.engine.events import RunListener
 from orchestra_local.engine.graph import NodeRun
 from orchestra_local.engine.plan import Plan
+from orchestra_local.masking import Masker
 from orchestra_local.spec.statuses import TaskRunStatus
 
 STATUS_STYLES = {
@@ -40,11 +41,13 @@ def styled_status(status: str) -> Text:
 class LiveProgress(RunListener):
     """Live display: an overall bar (tasks done / total, failures) and one line per running task.
 
-    Finished tasks are printed above the live area as they end. Thread-safe.
+    Finished tasks are printed above the live area as they end. Thread-safe. Messages and notes
+    are masked with ``masker`` before they are printed (an integration's error may quote a secret).
     """
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, masker: Masker | None = None):
         self.console = console
+        self._mask = masker.mask if masker is not None else str
         self._lock = threading.Lock()
         self._overall = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -94,7 +97,7 @@ class LiveProgress(RunListener):
                 self._counts[node.status] = self._counts.get(node.status, 0) + 1
                 line = Text.assemble(styled_status(f"{node.status:<9}"), f" {node.entry_id}.{node.label}")
                 if node.message and node.status != TaskRunStatus.SUCCEEDED:
-                    line.append(f"  {node.message}", style="dim")
+                    line.append(f"  {self._mask(node.message)}", style="dim")
                 self.console.print(line)
                 if self._total is not None:
                     summary = " ".join(f"{n} {s.lower()}" for s, n in sorted(self._counts.items()))
@@ -102,6 +105,7 @@ class LiveProgress(RunListener):
 
     def note(self, message: str) -> None:
         """Print each distinct note once."""
+        message = self._mask(message)
         with self._lock:
             if message not in self._notes:
                 self._notes.add(message)

@@ -75,6 +75,10 @@ pipeline:
             assert "${{ ENV.SOURCE_API_KEY }}" == os.environ["SOURCE_API_KEY"]
             assert "ORCHESTRA_LOCAL_API_TOKEN" not in os.environ, "the runner's API token reached a task"
             print("inline sees", "${{ ENV.SOURCE_API_KEY }}")
+      misconfigured:
+        integration: PYTHON
+        integration_job: PYTHON_EXECUTE_SCRIPT
+        parameters: {project_dir: "py/${{ ENV.SOURCE_API_KEY }}", command: python worker.py}
       fail_loudly:
         integration: PYTHON
         integration_job: PYTHON_EXECUTE_SCRIPT
@@ -181,7 +185,7 @@ def test_cli_run_leaks_no_secret_and_masks_nothing_else(
     result = cli("run", str(repo / "orchestra" / "canaries.yml"), "--env-file", str(canary_repo["env_file"]),
                  "--connections-file", str(canary_repo["connections"]), "--no-progress", env=env)
     assert result.returncode == 1, result.stdout + result.stderr  # fail_loudly fails on purpose
-    assert "failing with ***" in result.stdout
+    assert "failing with ***" in result.stdout and "project_dir 'py/***' does not exist" in result.stdout
     run_id = result.stdout.rsplit("pipeline run ", 1)[1].split()[0]
     listing, shown = cli("runs", cwd=repo, env=env), cli("runs", run_id, cwd=repo, env=env)
 
@@ -190,7 +194,8 @@ def test_cli_run_leaks_no_secret_and_masks_nothing_else(
     store = RunStore(f"sqlite:///{_state_dir() / 'metadata.db'}")
     by_task = {r["task_id"]: r for r in store.list_task_runs(run_id)}
     assert {t: r["status"] for t, r in by_task.items()} == {
-        "load_orders": "SUCCEEDED", "check_inline": "SUCCEEDED", "fail_loudly": "FAILED", "build_models": "SUCCEEDED"}
+        "load_orders": "SUCCEEDED", "check_inline": "SUCCEEDED", "misconfigured": "FAILED", "fail_loudly": "FAILED",
+        "build_models": "SUCCEEDED"}
     load = by_task["load_orders"]["id"]
     assert_only_secrets_masked(_state_dir(), store.get_outputs(load), store.list_operations(pipeline_run_id=run_id),
                                canary_repo["warehouse"])
@@ -243,7 +248,8 @@ def test_api_run_leaks_no_secret_and_masks_nothing_else(
         _walk_other_get_routes(client, app, headers, texts, run_id, task_runs)
         by_task = {r["taskId"]: r for r in task_runs}
         assert by_task["fail_loudly"]["status"] == "FAILED" and "***" in by_task["fail_loudly"]["message"]
-        assert {t: r["status"] for t, r in by_task.items() if t != "fail_loudly"} == {
+        assert by_task["misconfigured"]["status"] == "FAILED" and "py/***" in by_task["misconfigured"]["message"]
+        assert {t: r["status"] for t, r in by_task.items() if t not in ("fail_loudly", "misconfigured")} == {
             "load_orders": "SUCCEEDED", "check_inline": "SUCCEEDED", "build_models": "SUCCEEDED"}
         store = app.state.service.store
         load = by_task["load_orders"]["id"]
