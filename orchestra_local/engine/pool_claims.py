@@ -8,11 +8,14 @@ run, after their parameters are resolved:
 | task | pool | claim |
 |---|---|---|
 | DBT_CORE_EXECUTE whose target is ``type: duckdb`` with a local ``path`` (or writable ``attach``) | ``duckdb:<path>`` | exclusive: dbt cannot wait for the lock |
-| DBT_CORE_EXECUTE | ``dbt-target:<target folder>`` | exclusive: runs of one project share the target folder under the state directory |
+| DBT_CORE_EXECUTE | ``folder:<target folder>`` | exclusive: runs of one project share dbt's target folder under the state directory |
 | MOTHERDUCK_EXECUTE_QUERY (a DuckDB file locally) | ``duckdb:<connection path>`` | exclusive |
 | PYTHON_EXECUTE_SCRIPT running the ingestion worker (``python -m ingest``) to its ``duckdb`` destination | ``duckdb:<WAREHOUSE_DUCKDB_PATH>`` | shared: the worker waits for DuckDB's lock itself and holds the file only while it commits, so workers run side by side but never beside dbt |
 | other PYTHON_EXECUTE_SCRIPT whose ``environment_variables`` set ``WAREHOUSE_DUCKDB_PATH`` | ``duckdb:<that path>`` | exclusive |
 | any task with ``meta: {orchestra_local: {pools: [...]}}`` | each name | exclusive, or shared with ``{name: ..., shared: true}`` |
+
+Pools are taken in name order, so ``duckdb:`` before ``folder:``: a dbt task waits first for its
+warehouse, and its message names the warehouse's holder.
 
 ``meta`` is a free dict in Orchestra's schema (``docs/orchestra-contract.md``), so hosted
 Orchestra accepts and ignores this key. Named pools have one slot unless the pools file gives more
@@ -136,7 +139,7 @@ def _dbt_claims(ctx: TaskContext, params: Any) -> list[PoolClaim]:
     from orchestra_local.integrations import dbt_core
 
     project = ctx.resolve_project_dir(params.project_dir)
-    claims = [PoolClaim(f"dbt-target:{dbt_core.target_folder(ctx, project)}", reason="dbt target folder")]
+    claims = [PoolClaim(f"folder:{dbt_core.target_folder(ctx, project)}", reason="dbt target folder")]
     for file in dbt_core.duckdb_targets(ctx, params):
         claims.append(PoolClaim(duckdb_pool(file), reason="dbt target of type duckdb"))
     return claims

@@ -166,7 +166,7 @@ class PoolSet:
             claims: The pools (merged with :func:`merge_claims`; duplicates are allowed).
             holder: Who claims them, recorded for other claimants' messages.
             cancelled: Set when the run is cancelled; a wait then ends within :data:`POLL_SECONDS`.
-            on_wait: Called when the first try fails and then about every :data:`REPORT_SECONDS`.
+            on_wait: Called once the claimant has waited one poll, then about every :data:`REPORT_SECONDS`.
 
         Raises:
             PoolWaitCancelled: ``cancelled`` was set while waiting (nothing is held then).
@@ -222,13 +222,15 @@ class PoolSet:
             return
         next_report = 0.0
         while True:
-            if time.monotonic() >= next_report:
-                on_wait(claim, holders(folder))
-                next_report = time.monotonic() + REPORT_SECONDS
             if cancelled.wait(POLL_SECONDS):
                 raise PoolWaitCancelled(claim.name)
             if attempt():
                 return
+            # Reported after one poll, not at once: a holder that has just taken its slot has had time
+            # to record itself, so the first message names it.
+            if time.monotonic() >= next_report:
+                on_wait(claim, holders(folder))
+                next_report = time.monotonic() + REPORT_SECONDS
 
     def holders_of(self, name: str) -> list[Holder]:
         """Who holds the pool called ``name`` now (best-effort; see the module docstring)."""
