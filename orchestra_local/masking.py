@@ -168,10 +168,13 @@ def secret_values(variables: Mapping[str, Any]) -> list[str]:
 
 
 def encoded_forms(value: str) -> set[str]:
-    """``value`` as it may appear in text: itself, JSON-escaped (inside ``run_results.json``) and
-    percent-encoded or -decoded (inside a URL), keeping the forms :func:`maskable` accepts."""
+    """``value`` as it may appear in text: itself, JSON-escaped (inside ``run_results.json``),
+    percent-encoded or -decoded (inside a URL), and each of its lines (logs are masked line by
+    line, so a PEM private key must be known line by line), keeping the forms :func:`maskable` accepts."""
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
              unquote(value)}
+    if "\n" in value or "\r" in value:
+        forms |= {line.strip() for line in value.splitlines()}
     return {form for form in forms if maskable(form)}
 
 

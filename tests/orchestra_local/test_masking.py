@@ -93,6 +93,14 @@ def test_masker_masks_encoded_forms_and_keeps_numbers_and_words() -> None:
     assert masker.mask_value({"k-p@ss\"word-9": ["p@ss\"word-9", 3]}) == {"k-***": ["***", 3]}
 
 
+def test_multi_line_secret_is_masked_line_by_line() -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"
+    masker = Masker(secret_values({"SNOWFLAKE_PRIVATE_KEY": pem}))
+    logged = [masker.mask(line) for line in pem.splitlines()]  # how process.py writes a log
+    assert logged == ["***", "***", "***", "***"]
+    assert masker.mask(json.dumps({"private_key": pem})) == '{"private_key": "***"}'
+
+
 def test_masker_learns_literal_secrets_from_records() -> None:
     masker = Masker()
     masker.learn({"task_parameters": {"commands": """dbt run --vars '{"signing_key": "lit-sign-1"}'""",
