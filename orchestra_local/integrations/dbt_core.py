@@ -52,7 +52,8 @@ from orchestra_local.spec.statuses import OperationStatus, TaskRunStatus
 DBT_LOCK = threading.Lock()
 """Serialises in-process dbt invocations (dbtRunner keeps global state)."""
 
-SHELL_PARAMETERS: frozenset[str] = frozenset()
+SHELL_PARAMETERS = frozenset({"commands"})
+"""``commands`` is split like a shell command line: values substituted into it are quoted as data."""
 LOGGED_LEVELS = frozenset({"info", "warn", "error"})
 ARTIFACTS = ("run_results.json", "sources.json", "manifest.json")
 
@@ -81,8 +82,20 @@ class Parameters(IntegrationParameters):
         return self
 
     def steps(self) -> list[str]:
-        """The commands, split on ``;`` (a trailing ``;`` is allowed)."""
-        return [part.strip() for part in self.commands.split(";") if part.strip()]
+        """The commands, split on ``;`` outside quotes (a trailing ``;`` is allowed), each re-quoted.
+
+        ``commands`` is a shell parameter (``SHELL_PARAMETERS``): a substituted value arrives quoted,
+        so a ``;`` or a space inside it can neither start another dbt command nor add an argument.
+        """
+        lexer = shlex.shlex(self.commands, posix=True, punctuation_chars=";")
+        lexer.whitespace_split = True
+        steps: list[list[str]] = [[]]
+        for token in lexer:
+            if token and set(token) == {";"}:
+                steps.append([])
+            else:
+                steps[-1].append(token)
+        return [shlex.join(words) for words in steps if words]
 
 
 @contextmanager

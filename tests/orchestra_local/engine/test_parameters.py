@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from orchestra_local.engine.parameters import resolve_json_object, resolve_parameters
 from orchestra_local.errors import InvalidParametersError
 from orchestra_local.expressions import Scope
+from orchestra_local.integrations import dbt_core
 from orchestra_local.integrations.base import parse_environment_variables
 
 HOSTILE = 'x", "INJECTED": "yes'
@@ -61,3 +63,11 @@ def test_resolve_parameters_routes_each_kind() -> None:
         "project_dir": "py/3",
         "plain_json": '{"A": 1}',
     }
+
+
+def test_a_value_cannot_add_a_dbt_command_or_argument() -> None:
+    value = "m --full-refresh; dbt run-operation drop_everything"
+    resolved = resolve_parameters({"commands": "dbt seed; dbt build --select ${{ inputs.x }};"},
+                                  Scope(inputs={"x": value}), "pipeline.g.tasks.t.parameters", dbt_core.SHELL_PARAMETERS)
+    steps = dbt_core.Parameters.model_validate(resolved).steps()
+    assert [shlex.split(step) for step in steps] == [["dbt", "seed"], ["dbt", "build", "--select", value]]
