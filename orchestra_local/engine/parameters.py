@@ -65,7 +65,8 @@ def resolve_json_object(text: str, scope: Scope, where: str) -> dict[str, Any]:
     whole value, so the pipeline file's own JSON decides the structure.
 
     Raises:
-        InvalidParametersError: The text is not a JSON object, or a key holds an expression.
+        InvalidParametersError: The text is not a JSON object, a key holds an expression, or a
+            value holds a NUL character.
         ExpressionError: An expression fails.
     """
     expressions: dict[str, str] = {}
@@ -114,4 +115,9 @@ def resolve_json_object(text: str, scope: Scope, where: str) -> dict[str, Any]:
                                          f"write the variable names in the pipeline file, e.g. {EXAMPLE}")
         return key
 
-    return {_key(k, where): fill(v, f"{where}.{k}") for k, v in parsed.items()}
+    filled = {_key(k, where): fill(v, f"{where}.{k}") for k, v in parsed.items()}
+    for key, value in filled.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidParametersError(f"{where}.{key}: the value holds a NUL character, which no environment "
+                                         "variable can carry; remove it from the value")
+    return filled

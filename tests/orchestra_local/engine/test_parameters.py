@@ -14,7 +14,7 @@ from orchestra_local.integrations import dbt_core
 from orchestra_local.integrations.base import parse_environment_variables
 
 HOSTILE = 'x", "INJECTED": "yes'
-SCOPE = Scope(inputs={"x": HOSTILE, "n": 3, "flag": True, "cfg": {"k": "v"}})
+SCOPE = Scope(inputs={"x": HOSTILE, "n": 3, "flag": True, "cfg": {"k": "v"}, "nul": "a\x00b"})
 WHERE = "pipeline.g.tasks.t.parameters.environment_variables"
 
 FILLED: dict[str, tuple[str, dict[str, str]]] = {
@@ -39,6 +39,7 @@ REFUSED = {
     "key-from-an-input": ('{"${{ inputs.x }}": "v"}', "a key of environment_variables cannot hold"),
     "not-json-before-substitution": ('{"A": "${{ inputs.x }}"', "is not a JSON object in the pipeline file"),
     "json-list": ('["${{ inputs.x }}"]', "must be a JSON object"),
+    "nul-in-a-value": ('{"V": "${{ inputs.nul }}"}', "NUL character"),
 }
 
 
