@@ -215,8 +215,6 @@ def run(
     console = stdout
     listener: LiveProgress | RunListener = LiveProgress(console)
     execution = prepare_run(loaded, request, settings=settings, store=store, listener=listener)
-    if revision is not None:
-        store.update_pipeline_run(execution.pipeline_run_id, branch=revision.branch, commit=revision.commit)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cancels cleanly, like Ctrl-C
     if progress and console.is_terminal:
         with listener:  # type: ignore[union-attr]

@@ -40,6 +40,15 @@ PythonIsolation = Literal["auto", "shared", "per-project"]
 PYTHON_ISOLATIONS: tuple[str, ...] = get_args(PythonIsolation)
 
 
+class GitRef(BaseModel):
+    """The branch and commit a run executes when it was started at a revision (``worktrees.py``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    branch: str | None
+    commit: str
+
+
 class PythonEnvironments(BaseModel):
     """Where PYTHON_EXECUTE_SCRIPT tasks run (``orchestra_local/venvs/``).
 
@@ -68,6 +77,8 @@ class RunnerSettings(BaseModel):
         max_parallel: Most task attempts running at once (>= 1).
         retry_delay_scale: Multiplier of ``retry_delay`` minutes (1.0 = as configured).
         python: Where Python tasks run (isolation, interpreter search path).
+        git_ref: Set when ``repo_root`` is a worktree of a requested branch/commit: what the run
+            records and ``ORCHESTRA.CURRENT_BRANCH`` says (the worktree's HEAD is detached).
         pool_slots: Slots of named pools (``<state dir>/pools.yml``); others have one.
     """
 
@@ -79,6 +90,7 @@ class RunnerSettings(BaseModel):
     max_parallel: int = Field(ge=1)
     retry_delay_scale: float = Field(ge=0)
     python: PythonEnvironments = PythonEnvironments()
+    git_ref: GitRef | None = None
     pool_slots: dict[str, int] = Field(default_factory=dict)
 
     @property

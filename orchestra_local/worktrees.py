@@ -24,7 +24,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from orchestra_local.errors import InvalidInputError
-from orchestra_local.settings import RunnerSettings
+from orchestra_local.settings import GitRef, RunnerSettings
 
 MAX_REVISION_LENGTH = 256
 LOCK_TIMEOUT_SECONDS = 600.0
@@ -45,7 +45,7 @@ class Revision:
         commit: Full sha of the commit that runs.
         branch: The requested branch, if any.
         worktree: The worktree folder (``<state dir>/worktrees/<commit>``).
-        settings: The runner settings with ``repo_root`` inside the worktree.
+        settings: The runner settings with ``repo_root`` inside the worktree and ``git_ref`` set.
         pipeline_path: The pipeline file inside the worktree.
         reused: False when this call checked the commit out.
     """
@@ -88,7 +88,8 @@ def at_revision(settings: RunnerSettings, pipeline_path: Path, *, branch: str | 
     target = inside / relative
     if not target.is_file():
         raise RevisionError(f"{relative} does not exist at {_describe(branch, sha)}")
-    return Revision(sha, branch, worktree, settings.model_copy(update={"repo_root": inside}), target, reused)
+    run_settings = settings.model_copy(update={"repo_root": inside, "git_ref": GitRef(branch=branch, commit=sha)})
+    return Revision(sha, branch, worktree, run_settings, target, reused)
 
 
 def _describe(branch: str | None, sha: str) -> str:

@@ -111,8 +111,6 @@ class RunService:
         )
         execution = prepare_run(loaded, request, settings=self.settings if revision is None else revision.settings,
                                 store=self.store, masker=self.workspace.masker)
-        if revision is not None:
-            self.store.update_pipeline_run(execution.pipeline_run_id, branch=revision.branch, commit=revision.commit)
         thread = threading.Thread(target=self._execute, args=(execution,), name=f"run-{execution.pipeline_run_id[:8]}",
                                   daemon=True)
         with self._lock:

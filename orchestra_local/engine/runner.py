@@ -158,7 +158,8 @@ def prepare_run(
         RemoteOnlyIntegrationError: Remote-only tasks and ``skip_remote`` is off.
     """
     pipeline_id, alias, yaml_path = pipeline_identity(loaded.path, settings.repo_root)
-    branch, commit = git_head(settings.repo_root)
+    ref = settings.git_ref  # a run of a requested branch/commit (worktrees.py)
+    branch, commit = (ref.branch, ref.commit) if ref is not None else git_head(settings.repo_root)
     pipeline_run_id = new_id()
     started = utcnow()
     orchestra = {

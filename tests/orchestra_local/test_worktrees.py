@@ -24,7 +24,10 @@ pipeline:
       say:
         integration: PYTHON
         integration_job: PYTHON_EXECUTE_SCRIPT
-        parameters: {project_dir: py, command: python say.py}
+        parameters:
+          project_dir: py
+          command: python say.py
+          environment_variables: '{"BRANCH": "${{ ORCHESTRA.CURRENT_BRANCH }}"}'
 """
 
 
@@ -34,7 +37,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 def _say(repo: Path, version: str) -> None:
-    (repo / "py" / "say.py").write_text(f'import json\nprint(json.dumps({{"version": "{version}"}}))\n')
+    (repo / "py" / "say.py").write_text(
+        f'import json, os\nprint(json.dumps({{"version": "{version}", "branch": os.environ["BRANCH"]}}))\n')
 
 
 @pytest.fixture
@@ -69,8 +73,6 @@ def _run(settings: RunnerSettings, pipeline: Path, revision_branch: str | None =
     store = RunStore(settings.metadata_url)
     execution = prepare_run(load_file(pipeline if revision is None else revision.pipeline_path),
                             RunRequest(env=dict(os.environ)), settings=run_settings, store=store)
-    if revision is not None:
-        store.update_pipeline_run(execution.pipeline_run_id, branch=revision.branch, commit=revision.commit)
     outcome = execution.execute()
     (task_run,) = store.list_task_runs(outcome.pipeline_run_id)
     record = store.get_pipeline_run(outcome.pipeline_run_id)
@@ -84,11 +86,12 @@ def test_a_commit_runs_that_commits_code(history: tuple[Path, dict[str, str]], t
     pipeline = repo / "orchestra" / "which_code.yml"
     status, outputs, record = _run(settings, pipeline, revision_commit=shas["v1"])
     assert (status, outputs["version"]) == ("SUCCEEDED", "v1")
-    assert record["commit"] == shas["v1"] and record["branch"] is None
+    assert record["commit"] == shas["v1"] and record["branch"] is None and outputs["branch"] == ""
     assert _run(settings, pipeline)[1]["version"] == "v3"  # no revision: the working tree, as before
     assert _run(settings, pipeline, revision_branch="main")[1]["version"] == "v2"
     status, outputs, record = _run(settings, pipeline, revision_branch="old")
     assert outputs["version"] == "v1" and (record["branch"], record["commit"]) == ("old", shas["v1"])
+    assert outputs["branch"] == "old"  # ORCHESTRA.CURRENT_BRANCH, though the worktree's HEAD is detached
     assert _run(settings, pipeline, revision_branch="main", revision_commit=shas["v1"])[1]["version"] == "v1"
 
 
