@@ -90,26 +90,29 @@ class PipelineRegistry:
         self.repo_root = repo_root.resolve()
         self.folder = self.repo_root / folder
         self._cache: dict[Path, _Cached] = {}
-        self._described: dict[Path, PipelineFile] = {}
+        self._described: dict[str, PipelineFile] = {}
         self._path_locks: dict[Path, threading.Lock] = {}
         self._lock = threading.Lock()
         self._remote: tuple[tuple[int, int] | None, str | None] | None = None
 
     def all(self) -> list[PipelineFile]:
         """Every pipeline file, sorted by path (symlinked folders are not entered, as ``Path.rglob``)."""
-        found: list[tuple[Path, bool]] = []
-        folders = [self.folder]
+        found: list[tuple[str, bool]] = []
+        folders = [str(self.folder)]
         while folders:
             try:
                 with os.scandir(folders.pop()) as entries:
                     for entry in entries:
                         if entry.is_dir(follow_symlinks=False):
-                            folders.append(Path(entry.path))
-                        elif Path(entry.name).suffix in YAML_SUFFIXES and entry.is_file():
-                            found.append((Path(entry.path), entry.is_symlink()))
+                            folders.append(entry.path)
+                        elif entry.name.endswith(YAML_SUFFIXES) and entry.is_file():
+                            found.append((entry.path, entry.is_symlink()))
             except FileNotFoundError:
                 continue
-        return [self.describe(path, symlink=symlink) for path, symlink in sorted(found)]
+        found.sort()
+        with self._lock:
+            memo = [None if symlink else self._described.get(path) for path, symlink in found]
+        return [hit or self.describe(Path(path), symlink=symlink) for hit, (path, symlink) in zip(memo, found, strict=True)]
 
     def describe(self, path: Path, *, symlink: bool | None = None) -> PipelineFile:
         """The registry entry of a file under the pipelines folder (which need not exist yet).
@@ -123,14 +126,14 @@ class PipelineRegistry:
         """
         symlink = path.is_symlink() if symlink is None else symlink
         with self._lock:
-            memo = None if symlink else self._described.get(path)
+            memo = None if symlink else self._described.get(str(path))
         if memo is not None:
             return memo
         pipeline_id, alias, yaml_path = pipeline_identity(path, self.repo_root)
         described = PipelineFile(pipeline_id, alias, path.resolve(), yaml_path)
         if not symlink:
             with self._lock:
-                self._described[path] = described
+                self._described[str(path)] = described
         return described
 
     def find(self, id_or_alias: str) -> PipelineFile:

@@ -48,17 +48,23 @@ def http_errors(service: RunService) -> Iterator[None]:
         raise HTTPException(status_code=400, detail=service.workspace.masker.mask(str(exc))) from None
 
 
+_UNKNOWN = "<unknown>"
+
+
 def record(service: RunService, pipeline: PipelineFile, latest: dict[str, Any] | None,
-           repository: str | None = None) -> dict[str, Any]:
+           repository: str | None = _UNKNOWN) -> dict[str, Any]:
     """``PipelineResponse`` of a file (an invalid file still lists, named by its alias).
 
-    ``repository`` is the served repository's ``owner/name`` when the caller has it already.
+    ``repository`` is the served repository's ``owner/name`` (None: no origin) when the caller
+    has it already.
     """
     try:
         summary = service.registry.derive(pipeline, "summary", lambda loaded: pipeline_summary(loaded.model))
     except PipelineValidationError:
         summary = None
-    return pipeline_record(pipeline, summary, latest, repository or service.registry.origin_slug())
+    if repository == _UNKNOWN:
+        repository = service.registry.origin_slug()
+    return pipeline_record(pipeline, summary, latest, repository)
 
 
 @router.get("/pipelines")
