@@ -2,7 +2,7 @@
 
 Canary secrets come from every source the runner masks: the env file, a connection's password, the
 process environment (reaching dbt through ``--vars``), a literal secret-named ``--vars`` key in the
-pipeline file, and the runner's own API token. The
+pipeline file, the default environment of ``environments.yml``, and the runner's own API token. The
 pipeline runs a Python worker linked to the connection, an INLINE script and a dbt build on
 DuckDB whose ``--vars`` and compiled SQL hold canaries. Then every file under the state directory
 (names and bytes), every row of the SQLite metadata database, every CLI output and every API
@@ -32,7 +32,8 @@ CONNECTION_SECRET = "cnry@conn-5Zt8w"
 PROCESS_SECRET = "cnry-process-Vv31k"
 RUNNER_TOKEN = "cnry-runner-token-Hh40p"
 LITERAL_SECRET = "cnry-literal-Pp62r"  # written in the pipeline file itself (bad practice, still masked)
-CANARIES = (ENV_FILE_SECRET, CONNECTION_SECRET, PROCESS_SECRET, RUNNER_TOKEN, LITERAL_SECRET)
+ENVIRONMENT_SECRET = "cnry-envyml-Kk93d"
+CANARIES = (ENV_FILE_SECRET, CONNECTION_SECRET, PROCESS_SECRET, RUNNER_TOKEN, LITERAL_SECRET, ENVIRONMENT_SECRET)
 
 HOST, PORT, USER, DATABASE = "db.internal", "5432", "loader", "analytics"
 ROWS_WRITTEN = 15432  # holds the port's digits: a port masked as a secret would make it 1***
@@ -42,6 +43,8 @@ import json, os, sys
 from orchestra_sdk.orchestra import OrchestraSDK
 prefix = "POSTGRES__WAREHOUSE_12345__"
 password, api_key = os.environ[prefix + "PASSWORD"], os.environ["SOURCE_API_KEY"]
+assert os.environ["DEPLOY_TOKEN"] == "cnry-envyml-Kk93d" and os.environ["DEPLOY_TARGET"] == "analytics_dev"
+print("deploying to", os.environ["DEPLOY_TARGET"], "with", os.environ["DEPLOY_TOKEN"])
 assert "ORCHESTRA_LOCAL_API_TOKEN" not in os.environ, "the runner's API token reached a task"
 print("leak on stdout", password, api_key)
 print("leak on stderr", password, api_key, file=sys.stderr)
@@ -122,6 +125,14 @@ def canary_repo(repo: Path, tmp_path: Path) -> dict[str, Path]:
         f"      schema: {DATABASE}\n")
     (project / "models" / "stg_orders.sql").write_text(MODEL)
     (repo / "orchestra" / "canaries.yml").write_text(PIPELINE)
+    (repo / "environments.yml").write_text(dedent(f"""
+        environments:
+          dev:
+            default: true
+            values:
+              DEPLOY_TOKEN: {ENVIRONMENT_SECRET}
+              DEPLOY_TARGET: analytics_dev
+        """))
     env_file = tmp_path / "test.env"
     env_file.write_text(f"SOURCE_API_KEY={ENV_FILE_SECRET}\nWAREHOUSE_SCHEMA=main\n")
     connections = tmp_path / "connections.yml"
@@ -162,6 +173,7 @@ def assert_only_secrets_masked(state: Path, outputs: dict[str, Any], operations:
     worker_log = next(text for name, text in logs.items() if name.endswith("/command.log"))
     assert f"connecting to {USER}@{HOST}:{PORT}/{DATABASE}" in worker_log
     assert "leak on stdout *** ***" in worker_log and "leak on stderr *** ***" in worker_log
+    assert "deploying to analytics_dev with ***" in worker_log
     assert f'"rows_written": {ROWS_WRITTEN}' in worker_log
     dbt_logs = [text for name, text in logs.items() if "/dbt build --vars" in name]
     assert dbt_logs and f"{DATABASE}.stg_orders" in dbt_logs[0], logs.keys()
@@ -245,7 +257,7 @@ def test_api_run_leaks_no_secret_and_masks_nothing_else(
             for kind in ("logs", "artifacts"):
                 for name in get(f"{base}/{kind}")["filenames"]:
                     get(f"{base}/{kind}/download", filename=name)
-        _walk_other_get_routes(client, app, headers, texts, run_id, task_runs)
+        _walk_other_get_routes(client, headers, texts, run_id, task_runs)
         by_task = {r["taskId"]: r for r in task_runs}
         assert by_task["fail_loudly"]["status"] == "FAILED" and "***" in by_task["fail_loudly"]["message"]
         assert by_task["misconfigured"]["status"] == "FAILED" and "py/***" in by_task["misconfigured"]["message"]
@@ -258,19 +270,46 @@ def test_api_run_leaks_no_secret_and_masks_nothing_else(
     assert_no_canaries(texts)
 
 
-def _walk_other_get_routes(client: Any, app: Any, headers: dict[str, str], texts: dict[str, str], run_id: str,
+def _walk_other_get_routes(client: Any, headers: dict[str, str], texts: dict[str, str], run_id: str,
                            task_runs: list[dict[str, Any]]) -> None:
-    """GET every other route whose path parameters are known ids (whatever status it answers)."""
+    """GET every route of the OpenAPI document (whatever it answers): those without path parameters first, then
+    those whose parameters are known ids or ids found in the first answers (``environment_id`` from an
+    ``environmentId``, ...)."""
     from orchestra_local.api.app import PREFIX
 
-    known = {"pipeline_run_id": run_id, "task_run_id": task_runs[0]["id"], "pipeline_id_or_alias": "canaries",
-             "integration": "POSTGRES"}
-    for route in app.routes:
-        path = getattr(route, "path", "")
-        if "GET" not in getattr(route, "methods", set()) or not path.startswith(PREFIX) or "download" in path:
-            continue
+    known: dict[str, list[str]] = {"pipeline_run_id": [run_id], "task_run_id": [r["id"] for r in task_runs],
+                                   "pipeline_id_or_alias": ["canaries"], "integration": ["POSTGRES"]}
+    document = client.get(f"{PREFIX}/openapi.json", headers=headers).json()
+    routes = [path for path, operations in document["paths"].items() if "get" in operations and "download" not in path]
+    assert f"{PREFIX}/task_runs" in routes and f"{PREFIX}/pipeline_runs/{{pipeline_run_id}}/status" in routes
+    for path in sorted(routes, key=lambda p: "{" in p):
         names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
         if any(name not in known for name in names):
             continue
-        response = client.get(path.format(**known), headers=headers)
-        texts[f"GET {path}"] = response.text
+        values = [dict(zip(names, combo, strict=True)) for combo in _combinations([known[n] for n in names])]
+        for params in values:
+            response = client.get(path.format(**params), headers=headers)
+            texts[f"GET {path} {params}"] = response.text
+            if not names and "json" in response.headers.get("content-type", ""):
+                _collect_ids(response.json(), known)
+
+
+def _combinations(choices: list[list[str]]) -> list[tuple[str, ...]]:
+    combos: list[tuple[str, ...]] = [()]
+    for options in choices:
+        combos = [(*combo, option) for combo in combos for option in options[:3]]
+    return combos
+
+
+def _collect_ids(value: Any, known: dict[str, list[str]]) -> None:
+    """Add ids such as ``environmentId``/``assetId`` found anywhere in an answer, as ``environment_id``..."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("Id") and isinstance(item, str) and item:
+                name = "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+                if item not in known.setdefault(name, []):
+                    known[name].append(item)
+            _collect_ids(item, known)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_ids(item, known)
