@@ -98,6 +98,16 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _cancel_on_termination_signals() -> None:
+    """SIGTERM and SIGHUP (e.g. the terminal closed) cancel the run cleanly, like Ctrl-C.
+
+    A SIGHUP ignored when we started (``nohup``) stays ignored.
+    """
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _raise_keyboard_interrupt)
+
+
 @click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="orchestra-local")
@@ -189,6 +199,7 @@ def run(
     """Run a pipeline file and record it in the metadata store."""
     from orchestra_local.engine.events import RunListener
     from orchestra_local.engine.runner import prepare_run
+    from orchestra_local.engine.supervisor import execute_supervised
     from orchestra_local.workspace import Workspace
     from orchestra_local.worktrees import at_revision
 
@@ -213,14 +224,14 @@ def run(
         raise InvalidInputError("--continue-downstream needs --task-ids")
     store = RunStore(settings.metadata_url, workspace.masker)
     console = stdout
-    listener: LiveProgress | RunListener = LiveProgress(console)
+    listener: LiveProgress | RunListener = LiveProgress(console, workspace.masker)
     execution = prepare_run(loaded, request, settings=settings, store=store, listener=listener)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cancels cleanly, like Ctrl-C
+    _cancel_on_termination_signals()
     if progress and console.is_terminal:
         with listener:  # type: ignore[union-attr]
-            outcome = execution.execute()
+            outcome = execute_supervised(execution)
     else:
-        outcome = execution.execute()
+        outcome = execute_supervised(execution)
     _print_run(store, outcome.pipeline_run_id)
     where = escape(f"logs and artifacts under {settings.runs_dir / outcome.pipeline_run_id}; metadata in "
                    f"{store.engine.url.render_as_string(hide_password=True)}")
@@ -266,11 +277,18 @@ def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, stat
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
 @_errors_to_exit_codes
 def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | None) -> None:
-    """Cancel a run executed by another `orchestra-local run`, or clear one whose runner died."""
+    """Cancel a run, whoever executes it (`orchestra-local run` or `serve`), or clear one whose runner died.
+
+    A run whose runner died: the task processes it left are killed (each checked by its start
+    time) and the run is marked CANCELLED. Exit 1 if the run has not ended within 30 seconds.
+    """
     from orchestra_local.engine.stale import cancel_run
 
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
-    stdout.print(cancel_run(RunStore(settings.metadata_url), pipeline_run_id), highlight=False)
+    outcome = cancel_run(RunStore(settings.metadata_url), pipeline_run_id)
+    stdout.print(outcome.message, highlight=False)
+    if not outcome.ended:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -352,6 +370,8 @@ def serve(
     if generated:
         stderr.print(f"API token (set ORCHESTRA_LOCAL_API_TOKEN to choose one): {settings.token}", highlight=False)
     stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public", highlight=False)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # a closed terminal shuts down like Ctrl-C:
+        signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))  # runs cancelled
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

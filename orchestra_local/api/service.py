@@ -8,6 +8,7 @@ translate this module's errors into status codes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from orchestra_local.api.records import LOCAL_VERSION_NUMBER
 from orchestra_local.api.registry import NotFoundError, PipelineFile, PipelineRegistry
 from orchestra_local.engine.executor import PipelineExecution
 from orchestra_local.engine.runner import prepare_run
+from orchestra_local.engine.stale import CancelOutcome, RunNotFoundError, cancel_run
+from orchestra_local.engine.supervisor import RunnerError, execute_supervised
 from orchestra_local.errors import InvalidInputError, PipelineValidationError
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.spec.loader import LoadedPipeline, load_file
@@ -27,6 +30,8 @@ from orchestra_local.worktrees import at_revision
 __all__ = ["NotFoundError", "PipelineFile", "PipelineRegistry", "RunService", "StartOptions"]
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCEEDED", "WARNING", "FAILED", "SKIPPED", "CANCELLED"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -121,31 +126,45 @@ class RunService:
 
     def _execute(self, execution: PipelineExecution) -> None:
         try:
-            execution.execute()
+            execute_supervised(execution)  # an escaping error ends the run FAILED, never RUNNING forever
+        except RunnerError as exc:
+            log.error("%s", exc)
         finally:
             with self._lock:
                 self._executions.pop(execution.pipeline_run_id, None)
 
-    def cancel(self, pipeline_run_id: str, *, wait: float = 30.0) -> None:
-        """Cancel a run started by this server; returns once it has ended (at most ``wait`` seconds).
+    def cancel(self, pipeline_run_id: str, *, wait: float = 30.0) -> CancelOutcome:
+        """Cancel a run, whoever started it; returns once it has ended or after ``wait`` seconds.
+
+        A run of this server is cancelled directly; a run of another process through
+        ``stale.cancel_run`` (its live runner is asked to cancel; what a dead runner left is killed).
+
+        Returns:
+            The run's status afterwards, and whether it has ended.
 
         Raises:
             NotFoundError: Unknown run.
-            InvalidInputError: The run already finished, or was started by another process.
+            InvalidInputError: The run already finished, or runs on another host.
         """
         record = self.store.get_pipeline_run(pipeline_run_id)
         if record is None:
             raise NotFoundError("Pipeline run not found")
+        if record["run_status"] in TERMINAL_RUN_STATUSES:
+            raise InvalidInputError(f"Pipeline run is already {record['run_status']}")
         with self._lock:
             execution = self._executions.get(pipeline_run_id)
             thread = self._threads.get(pipeline_run_id)
         if execution is None or thread is None:
-            if record["run_status"] in TERMINAL_RUN_STATUSES:
-                raise InvalidInputError(f"Pipeline run is already {record['run_status']}")
-            raise InvalidInputError("Pipeline run was not started by this server; cancel it where it runs")
+            try:
+                return cancel_run(self.store, pipeline_run_id, wait_seconds=wait)
+            except RunNotFoundError:
+                raise NotFoundError("Pipeline run not found") from None
         self.store.update_pipeline_run(pipeline_run_id, run_status="CANCELLING")
         execution.cancel()
         thread.join(timeout=wait)
+        after = self.store.get_pipeline_run(pipeline_run_id)
+        status = after["run_status"] if after is not None else "CANCELLED"
+        return CancelOutcome(status, status in TERMINAL_RUN_STATUSES, f"cancelled: {status}")
 
     def wait(self, pipeline_run_id: str, timeout: float | None = None) -> None:
         """Block until a run started here has ended (tests and shutdown)."""

@@ -158,7 +158,7 @@ def _attempt(
         base_env=run.base_env,
         orchestra_env=run.orchestra_env(node),
         timeout=node.task.configuration.timeout_seconds,
-        processes=run.processes,
+        processes=run.processes.for_attempt(node.task_run_id, attempt),  # records its groups as this attempt's
         masker=run.masker,
         record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt),
         connection=connection,

@@ -228,14 +228,41 @@ class PipelineExecution:
             entry.stopped_by = node.iteration
 
     def _cancel_remaining(self) -> None:
+        """Mark every node not started CANCELLED, with its matrix parents, in ONE store transaction."""
         now = utcnow()
+        parents: list[str] = []
+        cancelled: list[NodeRun] = []
         for entry in self.graph.entries.values():
             if not entry.opened and not entry.iterations and entry.parent_run_ids:
-                self._fail_parents(entry, "cancelled", TaskRunStatus.CANCELLED)
+                parents.extend(entry.parent_run_ids.values())
             for node in entry.nodes():
                 if node.status in (TaskRunStatus.CREATED, TaskRunStatus.QUEUED):
-                    self._set_status(node, TaskRunStatus.CANCELLED, "cancelled before it started", completed_at=now)
+                    node.status, node.message = TaskRunStatus.CANCELLED, "cancelled before it started"
+                    cancelled.append(node)
             entry.opened = True
+        if not parents and not cancelled:
+            return
+        batches: list[tuple[list[str], dict[str, Any]]] = [
+            (parents, {"status": TaskRunStatus.CANCELLED.value, "message": "cancelled", "completed_at": now}),
+            ([n.task_run_id for n in cancelled], {"status": TaskRunStatus.CANCELLED.value,
+                                                  "message": "cancelled before it started", "completed_at": now}),
+        ]
+        synced: set[tuple[str, str]] = set()
+        for node in cancelled:  # each matrix parent's status is computed once, not once per child
+            key = (node.entry_id, node.task.task_id)
+            if node.parent_run_id is None or key in synced:
+                continue
+            synced.add(key)
+            status = self.graph.entries[node.entry_id].parent_status(node.task.task_id)
+            if self._parent_written.get(node.parent_run_id) != status:
+                self._parent_written[node.parent_run_id] = status
+                fields: dict[str, Any] = {"status": status.value}
+                if status.is_terminal:
+                    fields["completed_at"] = now
+                batches.append(([node.parent_run_id], fields))
+        self.run.store.update_task_run_batches(batches)
+        for node in cancelled:
+            self.run.listener.node_changed(node)
 
     def execute(self) -> RunOutcome:
         """Run to the end (or until cancelled) and record the final status. Blocks."""
@@ -249,10 +276,16 @@ class PipelineExecution:
             self.run.masker.add(webhook.token)
             try:
                 self._loop(pool, capacity)
-            finally:
+            except BaseException:
+                # An escaping error (see supervisor.py) must not wait for running tasks to finish.
+                self.run.processes.cancel_all()
+                pool.shutdown()
+                raise
+            else:
                 pool.shutdown()
                 while not self._finished.empty():  # results that arrived after the loop stopped
                     self._complete(*self._finished.get_nowait())
+            finally:
                 self.run.webhook = None
         leaves = [node.status for node in self.graph.nodes()]
         leaves += [TaskRunStatus.FAILED for entry in self.graph.entries.values() if entry.error]

@@ -7,8 +7,6 @@ request with 400 and creates no run.
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from orchestra_local.engine.executor import PipelineExecution
 from orchestra_local.engine.graph import EntryRun, RunGraph
 from orchestra_local.engine.inputs import resolve_inputs
 from orchestra_local.engine.plan import Plan, build_plan
+from orchestra_local.engine.process_groups import refuse_while_running, store_recorder, this_runner
 from orchestra_local.engine.restarts import RunSelection, retry_from_failed, select_tasks
 from orchestra_local.errors import InvalidInputError, RemoteOnlyIntegrationError
 from orchestra_local.expressions import Scope
@@ -130,6 +129,7 @@ def _restart(request: RunRequest, store: RunStore, pipeline_id: str) -> tuple[Ma
         if request.inputs:
             raise InvalidInputError("a retry-from-failed run uses the original run's inputs; do not give inputs")
         inputs, selection = retry_from_failed(store, request.retry_from_failed, pipeline_id)
+        refuse_while_running(store, request.retry_from_failed)  # never two attempts of one task at once
         return inputs, selection, [{"triggerType": "RESTART_FROM_FAILED", "pipelineRunId": request.retry_from_failed}]
     if request.task_ids:
         trigger = {"triggerType": "RESTART_FROM_TASKS", "runTaskIds": list(request.task_ids),
@@ -185,7 +185,7 @@ def prepare_run(
         inputs=inputs,
         base_env=dict(request.env),
         orchestra=orchestra,
-        processes=ProcessRegistry(),
+        processes=ProcessRegistry(recorder=store_recorder(store, pipeline_run_id)),
         masker=masker or store.masker,
         listener=listener or RunListener(),
         skip_remote=request.skip_remote,
@@ -204,7 +204,7 @@ def prepare_run(
         run_inputs=inputs,
         env_name=request.environment,
         data={"plan": [entry.entry_id for entry in plan.entries],
-              "runner": {"pid": os.getpid(), "host": socket.gethostname(), "kind": request.runner_kind},
+              "runner": this_runner(request.runner_kind),  # pid + start time: see process_groups.py
               # the definition this run executes, camelCase: the API's PipelineRunModel (``data``)
               "definition": loaded.model.model_dump(mode="json", by_alias=True, exclude_unset=True)},
     )

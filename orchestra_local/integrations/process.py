@@ -1,18 +1,35 @@
-"""Running a task's child process: logs streamed to a file, timeout and cancellation kill its group."""
+"""Running a task's child process: logs streamed to a file, timeout and cancellation kill its group.
+
+A child never outlives the process responsible for it: it runs in its own process group (so a
+terminal's signals do not reach it and the whole group can be signalled), receives SIGKILL when
+the thread that started it dies (Linux ``PR_SET_PDEATHSIG``; that thread waits for the child, so
+it lives as long as the child should), this process's guard (``process_guard.py``) kills its whole
+group if this process dies (its grandchildren, which the parent-death signal does not reach), and
+its group id and start time are recorded through the registry's recorder, so ``orchestra-local
+cancel`` can kill what a dead runner left behind without ever signalling a reused pid.
+
+Output lines longer than :data:`MAX_LINE_CHARS` are split into several log lines.
+"""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import copy
+import ctypes
 import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from orchestra_local.masking import Masker
 
@@ -21,15 +38,77 @@ KILL_GRACE_SECONDS = 5.0
 
 TAIL_LINES = 20
 
+MAX_LINE_CHARS = 64 * 1024
+"""Longest log line (characters): a longer line is written as several lines of this length."""
 
-class ProcessRegistry:
-    """Running child processes of one pipeline run, so cancellation reaches them all."""
+SECRET_MARGIN_CHARS = 16 * 1024
+"""A long line is cut only once this much more has arrived, so a secret (up to this long) that
+crosses the cut is whole in the text masked before cutting."""
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+ProcessRecorder = Callable[[str | None, int | None, int, float], Callable[[], None]]
+"""``recorder(task_run_id, attempt, pgid, create_time) -> ended``: records a started process group
+(``create_time``: the leader's start, seconds since the epoch as psutil reports it) and returns
+the function to call once its leader has exited."""
+
+
+class _Guard:
+    """This process's guard (``process_guard.py``), started with the first task process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "orchestra_local.integrations.process_guard"], stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                )
+            assert self._process.stdin is not None
+            try:
+                self._process.stdin.write(line.encode() + b"\n")
+                self._process.stdin.flush()
+            except OSError:  # it died: the next line starts another; the parent-death signal remains
+                self._process = None
+
+    def watch(self, pgid: int, create_time: float) -> None:
+        """Kill this group if this process dies before :meth:`release`."""
+        self._send(f"+ {pgid} {create_time!r}")
+
+    def release(self, pgid: int) -> None:
+        """The group's leader exited: forget it."""
+        self._send(f"- {pgid}")
+
+
+_GUARD = _Guard()
+
+
+class ProcessRegistry:
+    """Running child processes of one pipeline run, so cancellation reaches them all.
+
+    Args:
+        recorder: Records each started process group (see :data:`ProcessRecorder`); None records
+            nothing. Its errors propagate from ``run_process`` after the process was terminated.
+    """
+
+    def __init__(self, recorder: ProcessRecorder | None = None) -> None:
+        self._lock = threading.Lock()
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
         self._cancellers: dict[int, Callable[[], None]] = {}
+        self._ended: dict[int, Callable[[], None]] = {}
         self.cancelled = threading.Event()
+        self.recorder = recorder
+        self.owner: tuple[str | None, int | None] = (None, None)
+
+    def for_attempt(self, task_run_id: str, attempt: int) -> ProcessRegistry:
+        """A view of this registry (same processes, same cancellation) that records its processes
+        as those of one attempt of one task run."""
+        view = copy.copy(self)  # shares the lock, the dicts and the event: only ``owner`` differs
+        view.owner = (task_run_id, attempt)
+        return view
 
     def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` when the run is cancelled (at once if it already is).
@@ -50,16 +129,31 @@ class ProcessRegistry:
         return remove
 
     def register(self, process: subprocess.Popen[bytes]) -> None:
-        """Track a started process (terminated at once if the run is already cancelled)."""
+        """Track a started process (terminated at once if the run is already cancelled) and record it.
+
+        Raises:
+            Exception: Whatever the recorder raises (the process is tracked already).
+        """
         with self._lock:
             self._processes[process.pid] = process
         if self.cancelled.is_set():
             _terminate_group(process)
+        # Not reaped yet (we have not waited), so even an exited leader still has its start time.
+        created = psutil.Process(process.pid).create_time()
+        _GUARD.watch(process.pid, created)
+        if self.recorder is not None:
+            ended = self.recorder(*self.owner, process.pid, created)
+            with self._lock:
+                self._ended[process.pid] = ended
 
     def unregister(self, process: subprocess.Popen[bytes]) -> None:
-        """Stop tracking a process that has exited."""
+        """Stop tracking a process that has exited (and record that it did)."""
+        _GUARD.release(process.pid)
         with self._lock:
             self._processes.pop(process.pid, None)
+            ended = self._ended.pop(process.pid, None)
+        if ended is not None:
+            ended()
 
     def _tracked(self) -> list[subprocess.Popen[bytes]]:
         with self._lock:
@@ -134,6 +228,26 @@ def _terminate_group(process: subprocess.Popen[bytes]) -> None:
     threading.Thread(target=_finish, name=f"kill-{process.pid}", daemon=True).start()
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` giving the child SIGKILL when the thread that forked it dies (Linux only).
+
+    ``prctl`` is looked up before the fork, so the child only makes two system calls. If the
+    runner already died between fork and ``prctl`` (the child was re-parented), the child exits.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -146,8 +260,10 @@ def run_process(
 ) -> ProcessResult:
     """Run ``argv`` in its own process group, streaming stdout and stderr into ``log_path``.
 
-    Lines are masked before they are written. The process group is terminated when the timeout
-    passes or the run is cancelled (SIGTERM, then SIGKILL after ``KILL_GRACE_SECONDS``).
+    Lines are masked before they are written; a line longer than :data:`MAX_LINE_CHARS` is
+    written as several. The process group is terminated when the timeout passes or the run is
+    cancelled (SIGTERM, then SIGKILL after ``KILL_GRACE_SECONDS``); the child is killed when the
+    calling thread dies (see the module docstring).
 
     Args:
         argv: Program and arguments (use ``["/bin/sh", "-c", command]`` for a shell command).
@@ -164,7 +280,7 @@ def run_process(
     started = time.monotonic()
     process = subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent(),
     )
     timed_out = threading.Event()
 
@@ -173,11 +289,11 @@ def run_process(
         _terminate_group(process)
 
     timer = threading.Timer(timeout, _on_timeout) if timeout else None
-    processes.register(process)
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
     try:
+        processes.register(process)
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         raw_last_stdout, tail = _pump(process, log_path, masker)
         returncode = process.wait()
     except BaseException:
@@ -201,21 +317,26 @@ def run_process(
 def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> tuple[str, deque[str]]:
     """Copy both pipes line by line into the log (masked) until both reach end of file.
 
+    Work is linear in the output: text is decoded incrementally, and what waits for its newline is
+    at most ``MAX_LINE_CHARS + SECRET_MARGIN_CHARS`` plus one read; a longer line is masked whole
+    and written in pieces of ``MAX_LINE_CHARS``.
+
     Returns the last non-empty stdout line unmasked, and the masked tail.
     """
     assert process.stdout is not None and process.stderr is not None
     selector = selectors.DefaultSelector()
-    buffers = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
     stdout_fd = process.stdout.fileno()
+    pending = {process.stdout.fileno(): "", process.stderr.fileno(): ""}
+    decoders = {fd: codecs.getincrementaldecoder("utf-8")(errors="replace") for fd in pending}
     for stream in (process.stdout, process.stderr):
         selector.register(stream, selectors.EVENT_READ)
     last_stdout = ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with log_path.open("a", encoding="utf-8") as log:
 
-        def emit(fd: int, raw: bytes) -> None:
+        def emit(fd: int, text: str) -> None:
             nonlocal last_stdout
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            text = text.rstrip("\r\n")
             line = masker.mask(text)
             log.write(line + "\n")
             if line.strip():
@@ -223,19 +344,37 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
                 if fd == stdout_fd:
                     last_stdout = text
 
+        def feed(fd: int, text: str) -> None:
+            *lines, rest = text.split("\n")
+            if lines:
+                emit(fd, pending[fd] + lines[0])
+                for line in lines[1:]:
+                    emit(fd, line)
+                pending[fd] = rest
+            else:
+                pending[fd] += rest
+            if len(pending[fd]) > MAX_LINE_CHARS + SECRET_MARGIN_CHARS:
+                long_line = masker.mask(pending[fd])  # a secret crossing a cut is whole in here
+                while len(long_line) > MAX_LINE_CHARS + SECRET_MARGIN_CHARS:
+                    emit(fd, long_line[:MAX_LINE_CHARS])
+                    long_line = long_line[MAX_LINE_CHARS:]
+                pending[fd] = long_line
+
         while selector.get_map():
             for key, _ in selector.select():
                 fd = key.fd
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     selector.unregister(key.fileobj)
-                    if buffers[fd]:
-                        emit(fd, buffers[fd])
+                    rest = pending[fd] + decoders[fd].decode(b"", final=True)
+                    rest = masker.mask(rest) if len(rest) > MAX_LINE_CHARS else rest
+                    while len(rest) > MAX_LINE_CHARS:
+                        emit(fd, rest[:MAX_LINE_CHARS])
+                        rest = rest[MAX_LINE_CHARS:]
+                    if rest:
+                        emit(fd, rest)
                     continue
-                data = buffers[fd] + chunk
-                *lines, buffers[fd] = data.split(b"\n")
-                for raw in lines:
-                    emit(fd, raw)
+                feed(fd, decoders[fd].decode(chunk))
             log.flush()
     selector.close()
     process.stdout.close()

@@ -130,6 +130,26 @@ class TaskRunFile(Base):
     created_at: Mapped[datetime]
 
 
+class TaskProcess(Base):
+    """A process group a task attempt started (local: no Orchestra counterpart).
+
+    Lets ``orchestra-local cancel`` and ``--retry-from-failed`` find what a dead runner left
+    running, and check a pid is still that process (its start time) before signalling it.
+    """
+
+    __tablename__ = "task_processes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
+    task_run_id: Mapped[str | None] = mapped_column(ForeignKey("task_runs.id"), index=True)
+    attempt: Mapped[int | None]
+    host: Mapped[str] = mapped_column(String(255))
+    pgid: Mapped[int]  # the group leader's pid (each task process leads its own group)
+    create_time: Mapped[float] = mapped_column(Float)  # the leader's start, seconds since the epoch (psutil)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]  # when the leader exited (None: running, or its runner died)
+
+
 class Operation(Base):
     """A unit of work inside a task run (a dbt node, a table load)."""
 

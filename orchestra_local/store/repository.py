@@ -200,6 +200,16 @@ class RunStore:
         with self._write() as connection:
             connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
 
+    def update_task_run_batches(self, batches: Sequence[tuple[Iterable[str], Mapping[str, Any]]]) -> None:
+        """Apply several ``(task run ids, fields)`` updates in ONE transaction (e.g. a bulk cancel)."""
+        now = utcnow()
+        with self._write() as connection:
+            for ids, fields in batches:
+                ids = list(ids)
+                if ids:
+                    values = self._masked({**fields, "updated_at": now})
+                    connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
+
     def end_run(self, run_id: str, *, run_status: str, message: str, task_statuses: Mapping[str, str],
                 task_message: str, only_if_active: bool = False) -> bool:
         """End a pipeline run and its unfinished task runs in ONE transaction (cost independent of

@@ -161,7 +161,10 @@ def test_a_crashed_runner_loses_no_finished_record(cli_path: str, repo: Path) ->
     assert statuses["quick"] == "SUCCEEDED"
     assert statuses["slow"] == "RUNNING"  # what the runner knew when it died
     assert run["run_status"] == "RUNNING"
-    os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the orphaned sleep of the killed runner
+    deadline = time.monotonic() + 5  # the task got the parent-death signal: no orphan keeps running
+    while alive(int(pidfile.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(int(pidfile.read_text()))
     cleared = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
     assert cleared.returncode == 0 and "marked CANCELLED" in cleared.stdout, cleared.stderr
     run, task_runs = latest_run()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from orchestra_local.api import params
 from orchestra_local.api.deps import get_service, require_token
@@ -52,18 +52,28 @@ def pipeline_run_status(pipeline_run_id: params.PipelineRunId, service: RunServi
     return pipeline_run_record(_run(service, pipeline_run_id))
 
 
-@router.post("/pipeline_runs/{pipeline_run_id}/cancel", status_code=204)
+@router.post("/pipeline_runs/{pipeline_run_id}/cancel", status_code=204,
+             responses={202: {"description": "Still ending: ``{runStatus, message}``; poll /status"}})
 def cancel_pipeline_run(
     pipeline_run_id: str, body: dict[str, Any] | None = Body(default=None),  # noqa: B008
     service: RunService = Depends(get_service),  # noqa: B008
 ) -> Response:
-    """Cancel a running run: 204 once it has ended CANCELLED and its processes are gone."""
+    """Cancel a run, whichever process started it (this server, another server, ``orchestra-local run``).
+
+    Answers 204 only once the run has ended (CANCELLED, or the status it reached first) and its
+    task processes are gone; 202 with ``{"runStatus": ..., "message": ...}`` when it is still
+    ending after 30 seconds (poll ``/pipeline_runs/{id}/status``). A run whose runner died is
+    cleared at once: the task processes it left are killed (checked by start time) and it ends
+    CANCELLED. 400 for a run that already ended, 404 for an unknown one.
+    """
     try:
-        service.cancel(pipeline_run_id)
+        outcome = service.cancel(pipeline_run_id)
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except InvalidInputError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
+    if not outcome.ended:
+        return JSONResponse(status_code=202, content={"runStatus": outcome.status, "message": outcome.message})
     return Response(status_code=204)
 
 
