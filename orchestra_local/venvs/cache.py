@@ -155,9 +155,13 @@ class TaskEnvironment:
         return self.path / "bin" / "python"
 
     def activate(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` as ``source bin/activate`` would leave it: ``python`` and scripts come from here."""
+        """``env`` as ``source bin/activate`` would leave it: ``python`` and scripts come from here.
+
+        ``UV_PROJECT_ENVIRONMENT`` points there too, so ``uv sync`` and ``uv run`` (commands may
+        start with ``uv``) use this environment instead of creating a ``.venv`` in the project.
+        """
         activated = {k: v for k, v in env.items() if k not in ("PYTHONHOME", "CONDA_PREFIX")}
-        activated["VIRTUAL_ENV"] = str(self.path)
+        activated["VIRTUAL_ENV"] = activated["UV_PROJECT_ENVIRONMENT"] = str(self.path)
         activated["PATH"] = os.pathsep.join([str(self.path / "bin"), env.get("PATH", os.defpath)])
         return activated
 
@@ -264,8 +268,9 @@ def _build(spec: EnvironmentSpec, key: str, venvs_dir: Path, base_env: Mapping[s
         _step(run, "uv venv", [*venv_argv, str(target)], venvs_dir, uv_env)
         env = TaskEnvironment(key, target, "", False, 0.0, 0.0, 0.0)
         if spec.build_command:
-            _step(run, "build_command", ["/bin/sh", "-c", spec.build_command], spec.project_dir,
-                  env.activate(base_env))
+            build_env = env.activate(base_env)  # `uv ...` build commands find the runner's uv after the env
+            build_env["PATH"] = os.pathsep.join([str(target / "bin"), os.path.dirname(uv), base_env.get("PATH", "")])
+            _step(run, "build_command", ["/bin/sh", "-c", spec.build_command], spec.project_dir, build_env)
         elif (spec.project_dir / REQUIREMENTS_FILE).is_file():
             _step(run, "uv pip install", [uv, "pip", "install", "--no-config", "--python", str(env.python), "-r",
                                           REQUIREMENTS_FILE], spec.project_dir, uv_env)

@@ -147,17 +147,27 @@ def test_changed_requirements_rebuild(tmp_path: Path, run: Runner) -> None:
     assert run_once() == ("reused", "0.5.0")
 
 
-def test_build_command_runs_inside_the_environment(tmp_path: Path, run: Runner) -> None:
+@pytest.mark.parametrize(("package_manager", "build_command", "command", "installed"), [
+    pytest.param("PIP", "pip install -r requirements.txt", "python main.py", "Successfully installed inflection-0.5.1",
+                 id="pip-seeded-into-the-env"),
+    pytest.param("UV", "uv pip install -r requirements.txt", "uv run --no-project python main.py",
+                 " + inflection==0.5.1", id="uv-build-and-uv-run"),
+])
+def test_build_command_runs_inside_the_environment(tmp_path: Path, run: Runner, package_manager: str,
+                                                   build_command: str, command: str, installed: str) -> None:
     root = tmp_path / "repo"
     make_project(root, main=MAIN_ANY_PY)
     pipeline = root / "orchestra" / "p.yml"
-    pipeline.write_text(pipeline_yaml(project_dir="proj", build_command="pip install -r requirements.txt"))
+    pipeline.write_text(pipeline_yaml(project_dir="proj", build_command=build_command, command=command,
+                                      package_manager=package_manager))
     finished = run(pipeline, state_dir=tmp_path / "state", isolation="auto")
     assert finished.status == "SUCCEEDED", finished.only()["message"]
     log = finished.log(finished.only()["id"])
-    assert "$ /bin/sh -c 'pip install -r requirements.txt'" in log
-    assert "Successfully installed inflection-0.5.1" in log  # pip's own words: the seeded pip ran
-    assert _outputs(finished)["python"] == ".".join(map(str, sys.version_info[:3]))  # no python_version: the runner's
+    assert f"$ /bin/sh -c '{build_command}'" in log
+    assert installed in log  # the installer's own words: it ran, into the environment
+    outputs = _outputs(finished)
+    assert Path(str(outputs["prefix"])).parent == tmp_path / "state" / "venvs"
+    assert outputs["python"] == ".".join(map(str, sys.version_info[:3]))  # no python_version: the runner's
 
 
 def test_failed_build_fails_the_task_and_leaves_no_environment(tmp_path: Path, run: Runner) -> None:
