@@ -218,6 +218,12 @@ def test_get_by_path_and_run_one_task_by_alias(cli_path: str, clone: Path) -> No
         assert {t["taskId"]: t["status"] for t in task_runs}["b"] == "SUCCEEDED"
         assert {t["taskId"]: t["status"] for t in task_runs}["a"] != "SUCCEEDED"
 
+        by_path = orchestra(base_url, "pipeline", "run", "--path", "orchestra/passes.yml", "--force", cwd=clone)
+        assert by_path.returncode == 0, by_path.stdout + by_path.stderr
+        assert "Pipeline succeeded" in by_path.stdout
+        listed = orchestra(base_url, "pipeline", "list", cwd=clone)
+        assert listed.returncode == 0 and '"latestRunStatus": "SUCCEEDED"' in listed.stdout
+
 
 def test_run_the_demo_transform_group_alone(cli, cli_path: str, tmp_path: Path) -> None:
     """`orchestra pipeline run --alias tpch_elt --task transform`: only dbt runs, over raw tables loaded before."""

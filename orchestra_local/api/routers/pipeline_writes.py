@@ -116,3 +116,17 @@ def delete_pipeline(
     with http_errors(service):
         service.files.delete(pipeline)
     return Response(status_code=204)
+
+
+@router.patch("/pipelines/storage-settings")
+def migrate_pipeline(pipeline_id: str | None = None, alias: str | None = None,
+                     service: RunService = Depends(get_service)) -> dict[str, Any]:  # noqa: B008
+    """400: a local pipeline already is a file of this repository, so there is no storage to migrate.
+
+    (``orchestra pipeline migrate`` writes, commits and pushes the file itself before it calls
+    this endpoint; that is the command's purpose, and the server cannot undo it.)
+    """
+    pipeline = select(service, pipeline_id, alias, None, None)
+    with http_errors(service):
+        raise InvalidInputError(f"Pipeline {pipeline.alias!r} is the file {pipeline.yaml_path} of this repository "
+                                "already; the local server has no other storage to migrate it from")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,31 @@ def test_registry_cache_picks_up_changes(api, simple: Path) -> None:
     listed = api.get("/pipelines").json()
     assert listed[0]["name"] == "simple" and listed[0]["numTasks"] is None  # invalid: named by alias
     assert api.post("/pipelines/simple/start").status_code == 422
+
+
+def test_migrate_explains_that_local_pipelines_are_files_already(api, simple) -> None:
+    body = {"path": "orchestra/simple.yml", "repository": "acme/data", "storage_provider": "GITHUB",
+            "default_branch": "main"}
+    response = api.client.patch("/api/engine/public/pipelines/storage-settings", params={"alias": "simple"},
+                                json=body, headers=api.headers)
+    assert response.status_code == 400 and "orchestra/simple.yml of this repository" in response.json()["detail"]
+
+
+def test_concurrent_loads_of_a_changed_file_validate_it_once(api, simple: Path) -> None:
+    service = api.app.state.service
+    pipeline = service.registry.find("simple")
+    simple.write_text(SIMPLE.replace("name: simple", "name: changed"))
+    barrier = threading.Barrier(8)
+    results: list[Any] = []
+
+    def load() -> None:
+        barrier.wait()
+        results.append(service.load(pipeline))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and len({id(r) for r in results}) == 1  # one validation, shared by all
+    assert results[0].model.name == "changed"
