@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestra_local.api.app import PREFIX
+
 TWO_TASKS = """
 version: v1
 name: two tasks
@@ -32,11 +34,26 @@ pipeline:
 """
 
 
+OPEN_ROUTES = {("POST", "/api/engine/public/pipelines/schema"), ("GET", "/api/engine/public/health"),
+               ("GET", "/api/engine/public/openapi.json")}
+
+
 def test_every_route_but_schema_needs_the_token(api) -> None:
-    for path in ("/pipelines", "/pipeline_runs", "/task_runs", "/operations"):
-        assert api.client.get(f"/api/engine/public{path}").status_code == 401
-        wrong = api.client.get(f"/api/engine/public{path}", headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid or missing API key"}
+    """Every route the app serves (new ones included) answers 401 without the token, before anything else."""
+    run = "5b1f8a86-1b51-4b5e-9a3c-3d1c2a9e0f11"
+    routes = [(method.upper(), path) for path, operations in api.app.openapi()["paths"].items()
+              for method in operations]
+    assert len(routes) > 25 and all(path.startswith(PREFIX) for _method, path in routes)
+    for method, template in routes:
+        if (method, template) in OPEN_ROUTES:
+            continue
+        path = template.replace("{integration}", "POSTGRES")
+        for name in ("pipeline_run_id", "task_run_id", "environment_id", "asset_id", "pipeline_id_or_alias"):
+            path = path.replace("{" + name + "}", run)
+        missing = api.client.request(method, path)
+        wrong = api.client.request(method, path, headers={"Authorization": "Bearer nope"})
+        assert missing.status_code == 401, (method, template, missing.text)
+        assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid or missing API key"}, (method, template)
     schema = api.client.post("/api/engine/public/pipelines/schema", json={"version": "v1"})
     assert schema.status_code == 422
 

@@ -197,9 +197,9 @@ def test_every_declared_get_path_is_served() -> None:
 
 def test_every_served_route_is_declared_or_a_listed_local_extension(api) -> None:
     local_extensions = {("POST", "/public/task_runs/{task_run_id}/approval")}
-    served = {(method, "/public" + route.path[len(PREFIX):]) for route in api.app.routes
-              if getattr(route, "include_in_schema", False) and route.path.startswith(PREFIX)
-              for method in getattr(route, "methods", ())}
+    served = {(method.upper(), "/public" + path[len(PREFIX):]) for path, operations in api.app.openapi()["paths"].items()
+              for method in operations}
+    assert len(served) > 25
     declared = {(method.upper(), path) for path, operations in contract.document()["paths"].items()
                 for method in operations}
     undeclared = served - declared - local_extensions
