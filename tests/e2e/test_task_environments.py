@@ -99,7 +99,8 @@ def test_shared_isolation_keeps_the_runners_interpreter(cli: Cli, project: dict[
     shared = _run(cli, project, "--isolation", "shared", state=tmp_path / "state")
     assert shared.returncode == 1
     assert f"python_version {OTHER_VERSION} asked, but isolation is shared" in shared.stdout
-    assert "SyntaxError" in _log_of(tmp_path / "state", shared.stdout)
+    error = "SyntaxError" if sys.version_info < (3, 12) else "ModuleNotFoundError"  # PEP 695, else the package
+    assert error in _log_of(tmp_path / "state", shared.stdout)
 
 
 def test_unavailable_version_names_the_interpreters_found(cli: Cli, project: dict[str, Path | str],
