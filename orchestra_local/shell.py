@@ -27,7 +27,8 @@ context, run by ``bash`` and ``/bin/sh``, checked by the argv a child received.
 Refused with :class:`ShellPlacementError` (a located :class:`ExpressionError`) rather than guessed:
 a command ``bashlex`` cannot parse (arithmetic ``$(( ))``, a here-document with a quoted
 delimiter), a value in a comment, in ``$'...'``, in a parameter expansion (``${X:-...}``), after
-``$``, ``~`` or a backslash, inside backticks (whose extra backslash pass bashlex does not model:
+``$``, ``~`` or a backslash, in a here-document whose body also holds ``$( )``, ``${ }`` or
+backticks (bashlex does not parse bodies), inside backticks (whose extra backslash pass bashlex does not model:
 write ``$( )``), in a ``<<-`` here-document, a value holding a NUL character (no command line can carry one), and a
 value that would end a here-document early. The fix the error proposes: pass the value as a plain
 argument (``python x.py --x ${{ inputs.x }}``) and do the rest in Python.
@@ -211,8 +212,14 @@ def _context(probe: str, trees: list[Any], token: str, value: ShellValue, where:
         redirect = chain[-1]
         if redirect.type == "<<-":
             raise refuse("in a '<<-' here-document (its lines lose their leading tabs; use '<<')")
-        if probe[start - 1:start] == "$":
-            raise refuse("right after '$'")
+        body = probe[node.pos[0]:node.pos[1]]
+        # bashlex does not parse a here-document's body, yet the shell expands $( ), ${ } and
+        # backticks in it: a value there could be inside one, so such bodies are refused whole.
+        if any(mark in body for mark in ("$(", "${", "`")):
+            raise refuse("in a here-document that also holds $( ), ${ } or backticks")
+        before = probe[node.pos[0]:start]
+        if before.endswith("$") or (len(before) - len(before.rstrip("\\"))) % 2:
+            raise refuse("right after '$' or a backslash")
         return _Place("heredoc", node, redirect.output.word)
     quote = _quote_in_word(probe, node, start, refuse)
     if quote != "'" and probe[start - 1:start] == "$":

@@ -49,6 +49,8 @@ REFUSED = {
     "ansi-c-quotes": (["python x.py $'", V, "'"], "inside $'...'"),
     # bashlex reads a'$( ... )' as a command substitution; the shell reads text.
     "single-quoted-substitution-misread-by-bashlex": (["python x.py a'$(", V, ")'"], "in single quotes after a '$'"),
+    "heredoc-with-substitution": (["python - <<EOF\n$(printf %s ", V, ")\nEOF\n"], "here-document that also holds"),
+    "heredoc-after-backslash": (["python - <<EOF\nx\\", V, "\nEOF\n"], "right after '$' or a backslash"),
     "tab-stripping-heredoc": (["python - <<-EOF\n", V, "\nEOF\n"], "'<<-' here-document"),
     "unparsable-command": (["python x.py $((1+", V, "))"], "cannot be read by the shell parser"),
     "nul": (["python x.py ", ShellValue("a\x00b", "inputs.x")], "NUL character, which no command line can carry"),
