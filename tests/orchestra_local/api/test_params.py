@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -140,3 +141,27 @@ def test_uuids_are_compared_in_canonical_form(api_with_run) -> None:
     assert api.get(f"/pipeline_runs/{run_id.upper()}/status").json()["id"] == run_id
     listed = api.get("/pipeline_runs", params={"pipeline_run_ids": run_id.upper()}).json()
     assert [r["id"] for r in listed["results"]] == [run_id]
+
+
+HOSTILE = ["", "\x00", "9" * 30, "-1", "0", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "'", "%",
+           "a" * 5000, "NaN", "null", "é", "../../etc/passwd", "1e309", ",", " , "]
+
+
+def test_no_parameter_value_makes_any_get_endpoint_answer_500(api_with_run) -> None:
+    """Every GET route of the app (its own OpenAPI), every declared parameter, every hostile value."""
+    api, run_id = api_with_run
+    failures = []
+    for path, operations in api.app.openapi()["paths"].items():
+        if "get" not in operations:
+            continue
+        names = [(p["name"], p["in"]) for p in operations["get"].get("parameters", [])]
+        for value in HOSTILE:
+            concrete = path
+            for name, where in names:
+                if where == "path":
+                    concrete = concrete.replace("{" + name + "}", quote(value, safe="") or "x")
+            query = {name: value for name, where in names if where == "query"}
+            response = api.client.get(concrete, params=query, headers=api.headers)
+            if response.status_code >= 500:
+                failures.append(f"GET {path} with {value[:20]!r}: {response.status_code} {response.text[:200]}")
+    assert not failures, "\n".join(failures)
