@@ -1,8 +1,9 @@
 """``${{ ... }}`` expressions: substitution into parameters and evaluation of conditions.
 
-Contract: orchestra-spec section 2. Expressions are Python-like and evaluated in a sandbox built on
-``simpleeval`` (an AST walker, never ``eval``): attribute access only on the documented namespaces,
-calls only to the listed functions and to ``.all()`` / ``.any()`` of a task group, bounded size.
+Contract: ``docs/orchestra-contract.md`` section 2. Expressions are Python-like and evaluated in a
+sandbox built on ``simpleeval`` (an AST walker, never ``eval``): attribute access only on the
+documented namespaces, calls only to the listed functions and to ``.all()`` / ``.any()`` of a task
+group, bounded cost.
 Namespace names (``inputs``, ``ENV``, ``MATRIX``, ``ORCHESTRA``, ``tasks``, ``task_groups``,
 ``secrets``, ``outputs``) and task ids are case-insensitive.
 
@@ -17,7 +18,8 @@ Cost bounds: :mod:`orchestra_local.expression_limits` (each exceeded bound is an
 Every failure inside an evaluation (a bad name, a function raising, ``OverflowError``,
 ``RecursionError``, ``MemoryError``, ...) becomes an :class:`~orchestra_local.errors.ExpressionError`
 naming the expression and where it is, so the task it belongs to ends FAILED with that message.
-
+A missing ``ENV`` or ``secrets`` name is reported alone with where to set it: the error never
+lists the other names of those namespaces (they can be many, and their names can be telling).
 """
 
 from __future__ import annotations

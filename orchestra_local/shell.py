@@ -99,8 +99,9 @@ def build_command(pieces: Sequence[str | ShellValue], where: str | None = None) 
             probe_parts.append(piece.text)
         else:
             if "\x00" in piece.text:
-                raise ShellPlacementError("the value contains a NUL character, which no command line can carry; remove it from the value",
-                                          expression=piece.expression, where=where)
+                raise ShellPlacementError(
+                    "the value contains a NUL character, which no command line can carry; remove it from the value",
+                    expression=piece.expression, where=where)
             token = PLACEHOLDER.format(salt=salt, index=len(values))
             values[token] = piece
             probe_parts.append(token)
@@ -172,6 +173,8 @@ def _walk(nodes: Sequence[Any], ancestors: tuple[Any, ...] = ()) -> Iterator[tup
 
 @dataclass(frozen=True)
 class _Place:
+    """Where a value lands: its quoting context and, in a here-document, that document."""
+
     quote: str | None  # None, "'", '"' or "heredoc"
     heredoc: Any = None  # the here-document node, for "heredoc"
     delimiter: str = ""
@@ -227,7 +230,7 @@ def _context(probe: str, trees: list[Any], token: str, value: ShellValue, where:
     return _Place(quote)
 
 
-def _quote_in_word(probe: str, word: Any, start: int, refuse: Any) -> str | None:
+def _quote_in_word(probe: str, word: Any, start: int, refuse: Callable[[str], ShellPlacementError]) -> str | None:
     """The quote in force at ``start`` inside ``word`` (its nested substitutions skipped)."""
     skip = sorted((p.pos for p in getattr(word, "parts", []) or [] if p.pos[1] <= start), key=lambda s: s[0])
     quote: str | None = None
