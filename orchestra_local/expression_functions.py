@@ -1,8 +1,12 @@
-"""The functions ``${{ ... }}`` expressions may call (orchestra-spec section 2).
+"""The functions ``${{ ... }}`` expressions may call (``docs/orchestra-contract.md`` section 2).
 
 ``format_date(date, fmt[, tz])``, ``add_days(date, n)``, ``add_months(date, n)``, ``len``, ``int``,
 ``str``. Dates are ``date``/``datetime`` values or ISO 8601 strings; a function returns the same
 kind it was given (an ISO string in, an ISO string out).
+
+A function raises what Python raises for a bad argument (``ValueError`` for a malformed date,
+``OverflowError`` past the year 9999, ``ZoneInfoNotFoundError`` for an unknown zone);
+:func:`orchestra_local.expressions.evaluate` turns any of them into a located ``ExpressionError``.
 """
 
 from __future__ import annotations
