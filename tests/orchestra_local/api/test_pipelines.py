@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.orchestra_local.api import openapi_contract as contract
+
 SIMPLE = """\
 version: v1
 name: simple
@@ -269,3 +271,24 @@ def test_concurrent_loads_of_a_changed_file_validate_it_once(api, simple: Path) 
         thread.join()
     assert len(results) == 8 and len({id(r) for r in results}) == 1  # one validation, shared by all
     assert results[0].model.name == "changed"
+
+
+def test_write_and_selector_responses_conform_to_the_openapi_document(api, git_repo, simple) -> None:
+    created = api.post("/pipelines", json={"data": definition("made"), "published": False, "alias": "made"})
+    updated = api.client.put("/api/engine/public/pipelines", headers=api.headers,
+                             json={"data": definition("remade"), "published": True, "alias": "made"})
+    imported = api.post("/pipelines/import", json={"storageProvider": "GITHUB", "repository": "acme/data",
+                                                   "defaultBranch": "main", "yamlPath": "orchestra/simple.yml"})
+    by_path = api.get("/pipeline", params={"repository": "acme/data", "yaml_path": "orchestra/simple.yml"})
+    data = api.get("/pipelines/data", params={"repository": "acme/data", "yaml_path": "orchestra/simple.yml"})
+    run_id = api.post("/pipelines/simple/start").json()["pipelineRunId"]
+    run = api.wait(run_id)
+    deleted = api.client.delete("/api/engine/public/pipelines", params={"alias": "made"}, headers=api.headers)
+    checks = [("POST", "/public/pipelines", created), ("PUT", "/public/pipelines", updated),
+              ("POST", "/public/pipelines/import", imported), ("GET", "/public/pipeline", by_path),
+              ("GET", "/public/pipelines/data", data), ("DELETE", "/public/pipelines", deleted)]
+    drifts = [f"{method} {path}: {problem}" for method, path, response in checks
+              for problem in contract.response_errors(method, path, response.status_code,
+                                                      response.json() if response.content else None)]
+    drifts += contract.response_errors("GET", "/public/pipeline_runs/{pipeline_run_id}/status", 200, run)
+    assert not drifts, "\n".join(drifts)
