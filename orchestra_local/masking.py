@@ -17,7 +17,8 @@ Two rules decide what is masked **(our choice; Orchestra documents none)**:
    field holding ``{"Authorization": ...}``). The store learns such literal secrets from every
    record it writes (:meth:`Masker.learn`), so one written in a pipeline file is masked too.
 2. *Which values can be masked* (:func:`maskable`): at least ``MIN_SECRET_LENGTH`` characters,
-   not a plain number, not one of ``COMMON_VALUES`` (booleans, ``localhost``, ``postgres``, ...).
+   not a plain number, not one of ``COMMON_VALUES`` (booleans, ``localhost``, ``postgres``, ...),
+   not an unresolved ``${{ ... }}`` expression.
    Replacing every ``1``, ``true`` or ``postgres`` in a log would destroy it (``"rows_written":
    1***``) while hiding nothing an attacker could not guess; such values are left as they are.
 
@@ -110,6 +111,7 @@ def maskable(value: str) -> bool:
         len(text) >= MIN_SECRET_LENGTH
         and not _NUMBER.fullmatch(text)
         and text.lower() not in COMMON_VALUES
+        and "${{" not in text  # a pipeline file's unresolved expression names a secret, it is not one
     )
 
 

@@ -49,6 +49,7 @@ def test_plain_names(name: str) -> None:
         pytest.param("Localhost", False, id="common-word-any-case"),
         pytest.param("postgres", False, id="default-user-word"),
         pytest.param("  ", False, id="blank"),
+        pytest.param("Bearer ${{ ENV.API_TOKEN }}", False, id="unresolved-expression"),
         pytest.param("s3cr", True, id="four-chars"),
         pytest.param("hunter2-long", True, id="password"),
         pytest.param("12ab", True, id="digits-and-letters"),
