@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from orchestra_local.api.environment_records import environment_id
 from orchestra_local.api.registry import PipelineFile
 from orchestra_local.spec.models import Pipeline
 
@@ -59,6 +60,8 @@ def pipeline_run_record(row: dict[str, Any]) -> dict[str, Any]:
     record = _camel(row, PIPELINE_RUN_FIELDS)
     record["triggeredBy"] = row.get("triggered_by") or []
     record["childPipelineRuns"] = []
+    if record.get("envId") is None and row.get("env_name"):  # the id GET /environments gives that environment
+        record["envId"] = environment_id(row["env_name"])
     definition = (row.get("data") or {}).get("definition")
     record["data"] = pipeline_definition(definition) if isinstance(definition, dict) else None
     return record

@@ -89,7 +89,8 @@ def _asset_type(operation: dict[str, Any]) -> str:
 def derive_assets(store: RunStore) -> list[dict[str, Any]]:
     """Every asset, one per external id, from the writing operations (snake_case dicts)."""
     c = OPERATIONS.c
-    statement = (select(OPERATIONS).where(c.operation_type.in_(WRITING_OPERATIONS))
+    statement = (select(OPERATIONS)  # an operation no integration claims cannot name the asset's
+                 .where(c.operation_type.in_(WRITING_OPERATIONS), c.integration.is_not(None))
                  .order_by(c.inserted_at, c.id))
     assets: dict[str, dict[str, Any]] = {}
     for operation in store.read(statement):
@@ -102,7 +103,7 @@ def derive_assets(store: RunStore) -> list[dict[str, Any]]:
         })
         succeeded = operation["operation_status"] in ("SUCCEEDED", "WARNING")
         asset.update({
-            "asset_type": _asset_type(operation), "integration": operation["integration"] or "UNKNOWN",
+            "asset_type": _asset_type(operation), "integration": operation["integration"],
             "status": STATUS_OF_OPERATION.get(operation["operation_status"], "UNKNOWN"),
             "updated_at": operation["inserted_at"], "last_operation": operation,
         })

@@ -212,3 +212,11 @@ def test_the_contract_checker_catches_a_drift() -> None:
     problems = contract.response_errors("GET", "/public/pipeline_runs", 200, body)
     assert any("'pipelineId' is a required property" in p for p in problems), problems
     assert any("'DONE' is not one of" in p for p in problems), json.dumps(problems)
+
+
+def test_a_run_names_its_environment_by_the_id_environments_lists(api, scenario) -> None:
+    run = api.get(f"/pipeline_runs/{scenario['run']}/status").json()
+    assert (run["envName"], run["envId"]) == ("dev", scenario["environment"])
+    by_id = api.get("/pipeline_runs", params={"environments": scenario["environment"]}).json()
+    by_name = api.get("/pipeline_runs", params={"environments": "dev"}).json()
+    assert [r["id"] for r in by_id["results"]] == [r["id"] for r in by_name["results"]] == [scenario["run"]]
