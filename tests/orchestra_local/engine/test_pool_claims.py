@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from orchestra_local.connections import Connection
 from orchestra_local.engine.pool_claims import _ingest_destination, declared_claims, duckdb_pool
 from orchestra_local.engine.pools import Holder, PoolClaim, PoolSet
 from orchestra_local.errors import InvalidParametersError
@@ -81,12 +82,13 @@ def pools_dir() -> Path:
 
 
 @contextmanager
-def held_outside(name: str) -> Iterator[threading.Event]:
+def held_outside(name: str, *, shared: bool = False) -> Iterator[threading.Event]:
     """Hold a pool from a thread of the test, as another run would, until the event or the block ends."""
     taken, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with PoolSet(pools_dir()).hold([PoolClaim(name)], Holder("run-outside", "tr-outside", "outside_task"),
+        claim = PoolClaim(name, shared=shared)
+        with PoolSet(pools_dir()).hold([claim], Holder("run-outside", "tr-outside", "outside_task", shared),
                                        cancelled=threading.Event(), on_wait=lambda c, h: None):
             taken.set()
             release.wait()
@@ -247,3 +249,57 @@ def test_a_malformed_pool_claim_fails_the_task_with_where_it_is(run_pipeline: Ca
     assert finished.status == "FAILED"
     assert record["message"].startswith("pipeline.g.tasks.t.meta.orchestra_local.pools.0.slot: Extra inputs")
     assert record["number_of_attempts"] == 1  # not retried: another attempt cannot help
+
+
+def test_a_motherduck_task_claims_its_local_file(run_pipeline: Callable[..., Any], tmp_path: Path) -> None:
+    lake = tmp_path / "lake.duckdb"
+    with held_outside(duckdb_pool(lake)) as release:
+        finished = run_pipeline("""
+            version: v1
+            name: lake query
+            pipeline:
+              g:
+                tasks:
+                  q:
+                    integration: MOTHERDUCK
+                    integration_job: MOTHERDUCK_EXECUTE_QUERY
+                    connection: lake
+                    parameters: {query: "create table t as select 1 as x"}
+        """, connections={"lake": Connection(name="lake", integration="MOTHERDUCK", fields={"path": str(lake)})},
+            on_start=lambda execution: threading.Timer(0.5, release.set).start())
+    (record,) = finished.task_runs()
+    assert finished.status == "SUCCEEDED", record["message"]
+    expected = f"waiting for pool {duckdb_pool(lake)} (held by run run-outside task outside_task)"
+    assert expected in pool_log(finished, record["id"])
+
+
+INGEST_PIPELINE = """
+    version: v1
+    name: ingest
+    pipeline:
+      g:
+        tasks:
+          t:
+            integration: PYTHON
+            integration_job: PYTHON_EXECUTE_SCRIPT
+            parameters: {project_dir: py, command: "python -m ingest --source sql --table orders"}
+"""
+
+
+@pytest.mark.parametrize(("outside_shared", "waits"), [pytest.param(False, True, id="behind-an-exclusive-holder"),
+                                                       pytest.param(True, False, id="beside-a-shared-holder")])
+def test_the_ingestion_worker_shares_the_warehouse_pool(run_pipeline: Callable[..., Any], task_repo: Path,
+                                                        outside_shared: bool, waits: bool) -> None:
+    worker = task_repo / "py" / "ingest"
+    worker.mkdir()
+    (worker / "__init__.py").write_text("")
+    (worker / "__main__.py").write_text("print('loaded')\n")
+    pool = duckdb_pool(Path(os.environ["WAREHOUSE_DUCKDB_PATH"]))
+    with held_outside(pool, shared=outside_shared) as release:
+        # Beside a shared holder it must not wait at all: that holder lets go only after 10 s.
+        later = 10 if outside_shared else 0.5
+        finished = run_pipeline(INGEST_PIPELINE, on_start=lambda execution: threading.Timer(later, release.set).start())
+    (record,) = finished.task_runs()
+    assert finished.status == "SUCCEEDED", record["message"]
+    log = pool_log(finished, record["id"])
+    assert (f"waiting for pool {pool} (held by run run-outside task outside_task)" in log) is waits, log
