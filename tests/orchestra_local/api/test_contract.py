@@ -45,6 +45,23 @@ pipeline:
       inline: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, depends_on: [orders],
                parameters: {source: INLINE, code: "print('hi')"}}
 """
+EDGES = """
+version: v1
+name: contract edges
+pipeline:
+  fan:
+    matrix: {inputs: {n: [1, 2]}}
+    tasks:
+      each: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+             parameters: {project_dir: py, command: "python task.py --name m${{ matrix.n }}"}}
+  broken:
+    depends_on: [fan]
+    tasks:
+      fails: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+              parameters: {project_dir: py, command: "python task.py --exit 3"}}
+      skipped: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, depends_on: [fails],
+                parameters: {project_dir: py, command: "python task.py"}}
+"""
 ENVIRONMENTS = "environments:\n  dev:\n    default: true\n    values:\n      SCHEMA: dev\n      FLAG: {type: bool, value: true}\n"
 CONNECTIONS = "connections:\n  warehouse:\n    integration: POSTGRES\n    fields: {password: not-a-real-secret}\n"
 
@@ -136,6 +153,7 @@ def api(task_repo: Path) -> Iterator[Api]:
     (task_repo / "environments.yml").write_text(ENVIRONMENTS)
     (task_repo / "connections.yml").write_text(CONNECTIONS)
     (task_repo / "orchestra" / "contract.yml").write_text(PIPELINE)
+    (task_repo / "orchestra" / "contract_edges.yml").write_text(EDGES)
     settings = resolve_settings(task_repo / "orchestra", repo_root=task_repo, max_parallel=2)
     app = create_app(ApiSettings(runner=settings, token=TOKEN), Workspace.load(task_repo))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -147,6 +165,10 @@ def scenario(api: Api) -> dict[str, str]:
     """Ids of a finished run holding logs, an artifact, ingestion and dbt operations."""
     run_id = api.post("/pipelines/contract/start", json={"runInputs": {"who": "orders"}}).json()["pipelineRunId"]
     assert api.wait(run_id)["runStatus"] == "SUCCEEDED"
+    edges = api.post("/pipelines/contract_edges/start").json()["pipelineRunId"]  # matrix, FAILED, SKIPPED
+    assert api.wait(edges)["runStatus"] == "FAILED"
+    statuses = {t["status"] for t in api.get("/task_runs").json()["results"]}
+    assert {"SUCCEEDED", "FAILED", "SKIPPED"} <= statuses, statuses
     task_runs = {t["taskId"]: t["id"] for t in api.get(f"/pipeline_runs/{run_id}/task_runs").json()["results"]}
     results = {"results": [{"unique_id": "model.shop.fct_orders", "status": "success", "timing": [],
                             "execution_time": 1.5, "adapter_response": {"rows_affected": 10}}]}
@@ -219,4 +241,6 @@ def test_a_run_names_its_environment_by_the_id_environments_lists(api, scenario)
     assert (run["envName"], run["envId"]) == ("dev", scenario["environment"])
     by_id = api.get("/pipeline_runs", params={"environments": scenario["environment"]}).json()
     by_name = api.get("/pipeline_runs", params={"environments": "dev"}).json()
-    assert [r["id"] for r in by_id["results"]] == [r["id"] for r in by_name["results"]] == [scenario["run"]]
+    ids = [r["id"] for r in by_id["results"]]
+    assert ids == [r["id"] for r in by_name["results"]] and scenario["run"] in ids
+    assert api.get("/pipeline_runs", params={"environments": "prod"}).json()["total"] == 0
