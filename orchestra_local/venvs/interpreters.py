@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +64,17 @@ def uv_binary() -> str:
     return find_uv_bin()
 
 
-def default_search_path(environ: Mapping[str, str]) -> list[str]:
+def default_search_path(environ: Mapping[str, str], runner_prefix: Path | None = Path(sys.base_prefix)) -> list[str]:
     """Folders where interpreters are looked for: pyenv's installed versions, then ``PATH``.
 
-    pyenv's root is ``PYENV_ROOT`` or the parent of a ``.../shims`` folder on ``PATH`` (so a test
-    that moves ``HOME`` still finds it); its shims are dropped from the result.
+    pyenv's root is ``PYENV_ROOT``, the parent of a ``.../shims`` folder on ``PATH``, or the root
+    the runner's own interpreter was installed under (``<root>/versions/<version>``), so neither a
+    test that moves ``HOME`` nor a ``PATH`` without pyenv hides it; its shims are dropped from the
+    result. The runner's own interpreter folder comes last, so its version is always found.
 
     Args:
         environ: The environment to read ``PATH`` and ``PYENV_ROOT`` from.
+        runner_prefix: ``sys.base_prefix`` of the runner (None: leave it out).
 
     Returns:
         Folder paths, in search order, without duplicates.
@@ -78,6 +82,8 @@ def default_search_path(environ: Mapping[str, str]) -> list[str]:
     path_entries = [entry for entry in environ.get("PATH", os.defpath).split(os.pathsep) if entry]
     roots = [Path(environ["PYENV_ROOT"])] if environ.get("PYENV_ROOT") else []
     roots += [Path(entry).parent for entry in path_entries if Path(entry).name == "shims"]
+    if runner_prefix is not None and runner_prefix.parent.name == "versions":
+        roots.append(runner_prefix.parent.parent)
     folders: list[str] = []
     for root in roots:
         versions = root / "versions"
@@ -86,6 +92,8 @@ def default_search_path(environ: Mapping[str, str]) -> list[str]:
                 if (version / "bin").is_dir() and not _PYTHON_2_VERSION.match(version.name):
                     folders.append(str(version / "bin"))
     folders += [entry for entry in path_entries if Path(entry).name != "shims"]
+    if runner_prefix is not None and (runner_prefix / "bin").is_dir():
+        folders.append(str(runner_prefix / "bin"))
     return list(dict.fromkeys(folders))
 
 

@@ -31,7 +31,13 @@ def _pyenv(root: Path, *versions: str) -> Path:
 ])
 def test_default_search_path(tmp_path: Path, environ, expected) -> None:  # type: ignore[no-untyped-def]
     root = _pyenv(tmp_path / "pyenv", "2.7.18", "3.10.13", "3.12.1")
-    assert default_search_path(environ(root)) == expected(root)
+    assert default_search_path(environ(root), runner_prefix=None) == expected(root)
+
+
+def test_pyenv_is_found_from_the_runners_own_interpreter_without_path(tmp_path: Path) -> None:
+    root = _pyenv(tmp_path / "pyenv", "3.11.7", "3.12.1")
+    found = default_search_path({"PATH": "/usr/bin"}, runner_prefix=root / "versions" / "3.11.7")
+    assert found == [f"{root}/versions/3.12.1/bin", f"{root}/versions/3.11.7/bin", "/usr/bin"]
 
 
 def test_uv_environment_never_downloads_and_ignores_the_runners_venv() -> None:
