@@ -67,12 +67,12 @@ def _errors_to_exit_codes(command: F) -> F:
         except InvalidInputError as exc:
             if debug:
                 raise
-            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_INVALID)
         except OrchestraLocalError as exc:
             if debug:
                 raise
-            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]

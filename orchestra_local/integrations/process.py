@@ -337,12 +337,14 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
         def emit(fd: int, text: str) -> None:
             nonlocal last_stdout
             text = text.rstrip("\r\n")
-            line = masker.mask(text)
-            log.write(line + "\n")
-            if line.strip():
-                tail.append(line)
-                if fd == stdout_fd:
-                    last_stdout = text
+            line = masker.mask(text)  # whole, before any cut: a secret across a cut is masked too
+            for start in range(0, max(len(line), 1), MAX_LINE_CHARS):
+                piece = line[start:start + MAX_LINE_CHARS]
+                log.write(piece + "\n")
+                if piece.strip():
+                    tail.append(piece)
+            if line.strip() and fd == stdout_fd:
+                last_stdout = text
 
         def feed(fd: int, text: str) -> None:
             *lines, rest = text.split("\n")
@@ -354,11 +356,11 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
             else:
                 pending[fd] += rest
             if len(pending[fd]) > MAX_LINE_CHARS + SECRET_MARGIN_CHARS:
-                long_line = masker.mask(pending[fd])  # a secret crossing a cut is whole in here
-                while len(long_line) > MAX_LINE_CHARS + SECRET_MARGIN_CHARS:
-                    emit(fd, long_line[:MAX_LINE_CHARS])
-                    long_line = long_line[MAX_LINE_CHARS:]
-                pending[fd] = long_line
+                # write the whole pieces now, keep the margin: what waits stays bounded
+                long_line = masker.mask(pending[fd])
+                cut = (len(long_line) - SECRET_MARGIN_CHARS) // MAX_LINE_CHARS * MAX_LINE_CHARS
+                emit(fd, long_line[:cut])
+                pending[fd] = long_line[cut:]
 
         while selector.get_map():
             for key, _ in selector.select():
@@ -367,10 +369,6 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
                 if not chunk:
                     selector.unregister(key.fileobj)
                     rest = pending[fd] + decoders[fd].decode(b"", final=True)
-                    rest = masker.mask(rest) if len(rest) > MAX_LINE_CHARS else rest
-                    while len(rest) > MAX_LINE_CHARS:
-                        emit(fd, rest[:MAX_LINE_CHARS])
-                        rest = rest[MAX_LINE_CHARS:]
                     if rest:
                         emit(fd, rest)
                     continue

@@ -1,0 +1,80 @@
+"""run_process: output without newlines stays linear and bounded; the child dies with its thread."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from orchestra_local.integrations.process import MAX_LINE_CHARS, ProcessRegistry, _die_with_parent, run_process
+from orchestra_local.masking import Masker
+
+SECRET = "s3cr3t-Value-9f8e7d6c5b4a"
+TWENTY_MB = 20 * 1024 * 1024
+
+
+def _run(code: str, tmp_path: Path, masker: Masker | None = None) -> tuple[float, list[str]]:
+    log = tmp_path / "out.log"
+    started = time.monotonic()
+    result = run_process([sys.executable, "-c", code], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, log_path=log,
+                         timeout=120, processes=ProcessRegistry(), masker=masker or Masker())
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.tail
+    return seconds, log.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+@pytest.mark.parametrize(("char", "label"), [("x", "ascii"), ("é", "two-byte utf-8, split across reads")],
+                         ids=["ascii", "utf8"])
+def test_a_20_mb_line_without_newline_is_split_fast(tmp_path: Path, char: str, label: str) -> None:
+    count = TWENTY_MB // len(char.encode())
+    seconds, lines = _run(f"import sys; sys.stdout.write({char!r} * {count}); sys.stdout.flush()", tmp_path)
+    print(f"20 MB line ({label}): {seconds:.2f}s, {len(lines)} log lines")
+    assert seconds < 8, f"{seconds:.1f}s: the log pump is not linear (it took 20 s when it re-joined its buffer)"
+    assert all(len(line) <= MAX_LINE_CHARS for line in lines)
+    assert len(lines) == -(-count // MAX_LINE_CHARS)
+    assert "".join(lines) == char * count  # nothing lost, no replacement character at a cut
+
+
+def test_a_secret_crossing_a_cut_is_still_masked(tmp_path: Path) -> None:
+    before = "x" * (MAX_LINE_CHARS - 5)  # the secret starts 5 characters before the first cut
+    code = f"import sys; sys.stdout.write({before!r} + {SECRET!r} + 'y' * 300000 + '\\n'); sys.stdout.flush()"
+    _seconds, lines = _run(code, tmp_path, Masker([SECRET]))
+    text = "\n".join(lines)
+    assert SECRET[:5] not in text and SECRET[5:] not in text
+    assert "***" in text
+
+
+def test_short_lines_are_unchanged(tmp_path: Path) -> None:
+    _seconds, lines = _run("print('a'); print(''); print('b' * 70000); print('c', end='')", tmp_path)
+    assert lines == ["a", "", "b" * MAX_LINE_CHARS, "b" * (70000 - MAX_LINE_CHARS), "c"]
+
+
+def test_a_child_dies_with_the_thread_that_started_it(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: the thread that forked the child ends (as a worker thread killed by an
+    escaping error would) while the child would sleep a minute: the kernel kills the child."""
+    started: list[int] = []
+    pidfile = tmp_path / "pid"
+
+    def start_and_die() -> None:
+        child = subprocess.Popen([sys.executable, "-c", f"import os,time; open({str(pidfile)!r},'w').write("
+                                  f"str(os.getpid())); time.sleep(60)"], preexec_fn=_die_with_parent(),
+                                 start_new_session=True)
+        started.append(child.pid)
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=start_and_die)
+    thread.start()
+    thread.join()
+    process = psutil.Process(started[0])
+    deadline = time.monotonic() + 5
+    while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.status() == psutil.STATUS_ZOMBIE  # killed when its thread ended; left for us to reap
+    process.wait(timeout=5)
