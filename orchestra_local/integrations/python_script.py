@@ -83,7 +83,7 @@ class Parameters(IntegrationParameters):
 
 def _child_env(ctx: TaskContext, params: Parameters) -> dict[str, str]:
     env = dict(ctx.base_env)
-    # `python` in the command is the interpreter the runner runs in (the repo's environment).
+    # `python` is the runner's interpreter here; a per-project environment's bin/ goes before it (python_env.py).
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", os.defpath)])
     env["PYTHONUNBUFFERED"] = "1"  # stream logs as they are printed
     env.update(parse_environment_variables(params.environment_variables))
