@@ -11,6 +11,7 @@ OpenAPI schema and in ``orchestra_local/README.md``:
 | ``time_from``/``time_to`` | ISO 8601; a value without offset is read as UTC **(our choice)**; ``time_from`` <= ``time_to``; any span (hosted: 7 days at most) |
 | ``status``, ``operation_type``, ``integration``, ``asset_type`` | comma-separated values of the OpenAPI enum |
 | ids (``pipeline_ids``, ``task_run_id``, path ids, ...) | UUIDs (any version; hosted requires uuid4, local pipeline ids are uuid5) |
+| any comma-separated filter | at most :data:`MAX_FILTER_VALUES` values **(our choice)** |
 """
 
 from __future__ import annotations
@@ -33,11 +34,21 @@ from orchestra_local.store import queries
 
 MAX_PAGE = 1_000_000
 """Highest ``page`` accepted: offsets stay far inside a 64-bit integer whatever the page size."""
+MAX_FILTER_VALUES = 1_000
+"""Most comma-separated values in one filter: one SQL parameter each, far below SQLite's limit."""
 
 
 def split(value: str) -> list[str]:
-    """Split a comma-separated filter (empty -> no filter)."""
-    return [part.strip() for part in value.split(",") if part.strip()]
+    """Split a comma-separated filter (empty -> no filter).
+
+    Raises:
+        PydanticCustomError: More than :data:`MAX_FILTER_VALUES` values (422 in a route).
+    """
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if len(parts) > MAX_FILTER_VALUES:
+        raise PydanticCustomError("too_long", "At most {limit} comma-separated values, got {count}",
+                                  {"limit": MAX_FILTER_VALUES, "count": len(parts)})
+    return parts
 
 
 def _one_of(allowed: Iterable[str], what: str) -> AfterValidator:
@@ -96,6 +107,8 @@ AssetStatuses = Annotated[str, _one_of(("HEALTHY", "UNHEALTHY", "UNKNOWN", "WARN
 """Comma-separated ``AssetStatus`` values -> ``list[str]``."""
 IntegrationsCsv = Annotated[str, _one_of(integrations(), "integrations (IntegrationsEnum)")]
 """Comma-separated integration names of Orchestra's ``IntegrationsEnum`` -> ``list[str]``."""
+TextCsv = Annotated[str, AfterValidator(split)]
+"""Comma-separated free-text values (environment names or ids) -> ``list[str]``."""
 UuidCsv = Annotated[str, AfterValidator(_uuids)]
 """Comma-separated UUIDs -> ``list[str]`` in canonical lower-case form."""
 OptionalUuid = Annotated[str | None, AfterValidator(lambda v: None if v is None else _as_uuid(v))]

@@ -23,7 +23,7 @@ router = APIRouter(tags=["pipeline runs"], dependencies=[Depends(require_token)]
 @router.get("/pipeline_runs")
 def list_pipeline_runs(
     window: params.Window, paging: params.ListPage, status: params.PipelineRunStatuses = "",
-    pipeline_ids: params.UuidCsv = "", pipeline_run_ids: params.UuidCsv = "", environments: str = "",
+    pipeline_ids: params.UuidCsv = "", pipeline_run_ids: params.UuidCsv = "", environments: params.TextCsv = "",
     service: RunService = Depends(get_service),  # noqa: B008
 ) -> dict[str, Any]:
     """Pipeline runs, newest first, ``{page, pageSize, total, results}``.
@@ -34,7 +34,7 @@ def list_pipeline_runs(
     result = queries.pipeline_runs(
         service.store, window=window, page=paging.page, page_size=paging.page_size,
         statuses=status, pipeline_ids=pipeline_ids, pipeline_run_ids=pipeline_run_ids,  # type: ignore[arg-type]
-        environments=environment_names(service.workspace.environments, params.split(environments)),
+        environments=environment_names(service.workspace.environments, environments),  # type: ignore[arg-type]
     )
     return page_record(result, pipeline_run_record)
 

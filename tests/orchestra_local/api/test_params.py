@@ -36,12 +36,15 @@ MALFORMED_FILTERS = {
         "status-lower-case": {"status": "succeeded"},
         "pipeline-ids-not-uuid": {"pipeline_ids": "abc"},
         "pipeline-run-ids-not-uuid": {"pipeline_run_ids": f"{RUN},1; drop table x"},
+        "pipeline-run-ids-too-many": {"pipeline_run_ids": ",".join([RUN] * 1001)},
+        "environments-too-many": {"environments": ",".join(["dev"] * 1001)},
     },
     "/task_runs": {
         "status-unknown": {"status": "DONE"},
         "integration-unknown": {"integration": "PYTHON,NOPE"},
         "pipeline-ids-not-uuid": {"pipeline_ids": "x"},
         "task-run-ids-not-uuid": {"task_run_ids": "'"},
+        "status-too-many": {"status": ",".join(["FAILED"] * 1001)},
     },
     "/operations": {
         "operation-type-unknown": {"operation_type": "MATERIALIZATION"},
