@@ -175,6 +175,8 @@ def assert_only_secrets_masked(state: Path, outputs: dict[str, Any], operations:
     assert "leak on stdout *** ***" in worker_log and "leak on stderr *** ***" in worker_log
     assert "deploying to analytics_dev with ***" in worker_log
     assert f'"rows_written": {ROWS_WRITTEN}' in worker_log
+    kept = [p for p in state.rglob("run_results.json") if "artifacts" in p.parts]  # and dbt's own target copy
+    assert kept and all('"api_key": "***"' in p.read_text() for p in state.rglob("run_results.json"))
     dbt_logs = [text for name, text in logs.items() if "/dbt build --vars" in name]
     assert dbt_logs and f"{DATABASE}.stg_orders" in dbt_logs[0], logs.keys()
     assert outputs == {"table": "orders", "rows_written": ROWS_WRITTEN, "seconds": 0.1, "host": HOST,
