@@ -113,7 +113,8 @@ WaitReport = Callable[[PoolClaim, list[Holder]], None]
 def merge_claims(claims: Sequence[PoolClaim]) -> list[PoolClaim]:
     """One claim per pool name, sorted by name (the order every claimant takes pools in).
 
-    Two claims of one pool merge into one, exclusive unless both are shared; reasons are joined.
+    Two claims of one pool merge into one with the larger slot count, exclusive unless both are
+    shared (and the pool has one slot); reasons are joined.
     """
     merged: dict[str, PoolClaim] = {}
     for claim in claims:
@@ -122,7 +123,8 @@ def merge_claims(claims: Sequence[PoolClaim]) -> list[PoolClaim]:
             merged[claim.name] = claim
             continue
         reasons = seen.reason if claim.reason in seen.reason else f"{seen.reason}; {claim.reason}".strip("; ")
-        merged[claim.name] = PoolClaim(claim.name, max(seen.slots, claim.slots), seen.shared and claim.shared, reasons)
+        slots = max(seen.slots, claim.slots)
+        merged[claim.name] = PoolClaim(claim.name, slots, seen.shared and claim.shared and slots == 1, reasons)
     return [merged[name] for name in sorted(merged)]
 
 

@@ -209,6 +209,8 @@ def test_cancelling_a_waiter_ends_its_wait_and_leaves_nothing_held(tmp_path: Pat
                      [PoolClaim("a", reason="x; y")], id="exclusive-wins"),
         pytest.param([PoolClaim("a", shared=True, reason="x"), PoolClaim("a", shared=True, reason="x")],
                      [PoolClaim("a", shared=True, reason="x")], id="same-shared-claim-once"),
+        pytest.param([PoolClaim("a", shared=True), PoolClaim("a", slots=3)], [PoolClaim("a", slots=3)],
+                     id="more-slots-from-settings-make-it-exclusive"),
     ],
 )
 def test_merge_claims(claims: list[PoolClaim], expected: list[PoolClaim]) -> None:
