@@ -248,3 +248,21 @@ def test_run_the_demo_transform_group_alone(cli, cli_path: str, tmp_path: Path) 
     assert statuses["dbt_build"] == "SUCCEEDED" and statuses["ingest_table"] == "SKIPPED"
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         assert connection.execute("select count(*) from analytics.fct_orders").fetchone() == (15000,)
+
+
+def test_import_answers_for_a_file_of_the_served_repository(cli_path: str, clone: Path) -> None:
+    origin = clone.parent / "origin.git"
+    # orchestra-cli imports only from a known git host: GitHub for fetching, the bare origin for any push
+    git("remote", "set-url", "origin", "git@github.com:acme/data.git", cwd=clone)
+    git("remote", "set-url", "--push", "origin", str(origin), cwd=clone)
+    before = refs(origin)
+    with serving(cli_path, clone) as base_url:
+        imported = orchestra(base_url, "pipeline", "import", "--path", "orchestra/passes.yml", "--default-branch",
+                             "main", cwd=clone)
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        assert "acme/data/orchestra/passes.yml imported successfully" in imported.stdout
+        other = orchestra(base_url, "pipeline", "import", "--path", "orchestra/passes.yml", "--default-branch",
+                          "main", "--alias", "x", cwd=clone)
+        assert other.returncode == 1
+        assert "locally a pipeline's alias is its file stem" in other.stdout
+    assert refs(origin) == before
