@@ -11,8 +11,8 @@ child received exactly the expected arguments, or the runner refused the placeme
 here-document holding ``$( )``); and no payload ever ran a command (the marker file its
 ``touch "$MARKER"`` would create never exists).
 
-14 contexts x 75 examples = 1,050 generated cases, each run by two shells (about 30 to 50 s on two
-busy cores).
+14 contexts x 75 examples = 1,050 generated cases, plus 75 commands holding 2 to 4 values in
+different contexts at once; each run by two shells (about 30 to 60 s on two busy cores).
 """
 
 from __future__ import annotations
@@ -140,6 +140,31 @@ def test_payload_arrives_as_data_in_every_context(name: str, child: dict[str, st
 
     check()
     assert len(cases) >= EXAMPLES_PER_CONTEXT  # the documented 1,050 cases really ran
+
+
+ARGUMENTS = [name for name, context in CONTEXTS.items()
+             if context.template.startswith(ECHO + " ") and "\n" not in context.template and name != "backticks"]
+"""Contexts that are arguments of the echo child, so several can share one command line."""
+
+
+@settings(max_examples=EXAMPLES_PER_CONTEXT, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(st.sampled_from(ARGUMENTS), payloads), min_size=2, max_size=4))
+def test_several_values_in_one_command_each_arrive_as_data(parts: list[tuple[str, str]], child: dict[str, str]) -> None:
+    fragments = [CONTEXTS[name].template.removeprefix(ECHO + " ").replace("{v}", "${{ inputs.x" + str(index) + " }}")
+                 for index, (name, _) in enumerate(parts)]
+    inputs = {f"x{index}": payload for index, (_, payload) in enumerate(parts)}
+    command_template = " ".join([ECHO, *fragments])
+    where = "pipeline.g.tasks.t.parameters.command"
+    if any("\x00" in payload for payload in inputs.values()):
+        with pytest.raises(ShellPlacementError, match="NUL character"):
+            substitute(command_template, Scope(inputs=inputs), where, shell=True)
+        return
+    command = substitute(command_template, Scope(inputs=inputs), where, shell=True)
+    expected = [arg for name, payload in parts for arg in CONTEXTS[name].expected(payload)]
+    for shell in SHELLS:
+        assert _run(shell, command, child) == expected, (shell, command)
+        assert not Path(child["MARKER"]).exists(), f"{shell} ran a payload command: {command!r}"
 
 
 def test_both_shells_are_real() -> None:
