@@ -80,11 +80,11 @@ class Setup:
         with sqlite3.connect(self.db) as connection:
             return sorted(row for (row,) in connection.execute("select row from loads"))
 
-    def wait_for_load_b(self, runner: subprocess.Popen[str]) -> int:
-        marker = self.db.with_name("started-b")
+    def wait_for_start(self, runner: subprocess.Popen[str], row: str) -> int:
+        marker = self.db.with_name(f"started-{row}")
         deadline = time.monotonic() + 60
         while not (marker.exists() and marker.read_text()):
-            assert runner.poll() is None and time.monotonic() < deadline, "load_b never started"
+            assert runner.poll() is None and time.monotonic() < deadline, f"load_{row} never started"
             time.sleep(0.05)
         return int(marker.read_text())
 
@@ -114,31 +114,36 @@ def setup(repo: Path, tmp_path: Path, cli_path: str) -> Iterator[Setup]:
     prepared.store.close()
 
 
-def _start_cli_run(setup: Setup) -> tuple[subprocess.Popen[str], str]:
-    runner = subprocess.Popen([setup.cli, "run", str(setup.pipeline), "--no-progress"], cwd=setup.repo,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    setup.wait_for_load_b(runner)
-    return runner, setup.store.list_pipeline_runs(limit=1)[0]["id"]
-
-
-def _start_serve_run(setup: Setup) -> tuple[subprocess.Popen[str], str]:
+def _serve(setup: Setup) -> tuple[subprocess.Popen[str], int]:
     port = _free_port()
-    runner = subprocess.Popen([setup.cli, "serve", "--port", str(port), "--repo-root", str(setup.repo)],
+    server = subprocess.Popen([setup.cli, "serve", "--port", str(port), "--repo-root", str(setup.repo)],
                               cwd=setup.repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                               env={**os.environ, "ORCHESTRA_LOCAL_API_TOKEN": "death-test-token"})
     deadline = time.monotonic() + 60
     while True:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/engine/public/pipelines/append/start", data=b"{}", method="POST",
-            headers={"Authorization": "Bearer death-test-token", "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                run_id = json.loads(response.read())["pipelineRunId"]
-                break
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, port
         except OSError:
-            assert runner.poll() is None and time.monotonic() < deadline, "serve did not start"
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
-    setup.wait_for_load_b(runner)
+
+
+def _start_cli_run(setup: Setup, row: str = "b") -> tuple[subprocess.Popen[str], str]:
+    runner = subprocess.Popen([setup.cli, "run", str(setup.pipeline), "--no-progress"], cwd=setup.repo,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    setup.wait_for_start(runner, row)
+    return runner, setup.store.list_pipeline_runs(limit=1)[0]["id"]
+
+
+def _start_serve_run(setup: Setup, row: str = "b") -> tuple[subprocess.Popen[str], str]:
+    runner, port = _serve(setup)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/engine/public/pipelines/append/start", data=b"{}", method="POST",
+        headers={"Authorization": "Bearer death-test-token", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        run_id = json.loads(response.read())["pipelineRunId"]
+    setup.wait_for_start(runner, row)
     return runner, run_id
 
 
@@ -172,3 +177,34 @@ def test_a_dead_runner_leaves_no_task_running_and_its_run_can_be_retried(
     retried = setup.run_cli("run", str(setup.pipeline), "--no-progress", "--retry-from-failed", run_id)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert setup.loads() == ["a", "b"]
+
+
+def test_the_api_cancels_a_run_of_the_cli_and_answers_204_once_it_ended(setup: Setup) -> None:
+    setup.delay.write_text("60")
+    runner, run_id = _start_cli_run(setup, "a")
+    server, port = _serve(setup)
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/engine/public/pipeline_runs/{run_id}/cancel", data=b"{}", method="POST",
+            headers={"Authorization": "Bearer death-test-token", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 204
+        assert setup.store.get_pipeline_run(run_id)["run_status"] == "CANCELLED"  # ended before the answer
+        assert runner.wait(timeout=30) == 1
+        setup.assert_no_task_survives()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_the_cli_cancels_a_run_of_a_live_server(setup: Setup) -> None:
+    setup.delay.write_text("60")
+    server, run_id = _start_serve_run(setup, "a")
+    try:
+        cancelled = setup.run_cli("cancel", run_id)
+        assert cancelled.returncode == 0 and "cancelled the run: CANCELLED" in cancelled.stdout, cancelled
+        setup.assert_no_task_survives()
+        assert server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
