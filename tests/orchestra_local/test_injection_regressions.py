@@ -86,6 +86,8 @@ def seen(repo: Path, name: str) -> dict[str, Any]:
 
 def assert_received_as_data(repo: Path, value: str, marker: Path) -> None:
     assert not marker.exists(), "the payload ran a command"
+    stray = {p.name for p in (repo / "py").iterdir()} - {"argv.py", "task.py", "__pycache__"}
+    assert all(name.startswith("out-") for name in stray), f"the payload created files: {stray}"
     assert seen(repo, "subst")["argv"] == [value]
     env = seen(repo, "env")
     assert env["VALUE"] == value and env["INJECTED"] is None
