@@ -13,8 +13,10 @@ bound's name; :func:`orchestra_local.expressions.evaluate` turns it into an ``Ex
   precision in an f-string format spec; ``%`` formatting of strings is not available;
 - ``MAX_COMPREHENSION_LENGTH`` = 10,000 iterations of all comprehensions of one evaluation
   (simpleeval's bound, kept);
-- ``MAX_PRODUCED_ITEMS`` = 1,000,000 characters or items produced by operators in one evaluation
-  in total (so 10,000 comprehension steps cannot each build a 100,000-character string).
+- ``MAX_PRODUCED_ITEMS`` = 1,000,000 characters or items built in one evaluation in total by
+  operators, f-strings, slices and function calls (``list``, ``str``, ``format_date``, ...), so
+  10,000 comprehension steps cannot each copy a 100,000-character value. Reading a value (a
+  namespace entry, an index, a key) builds nothing and is not counted.
 """
 
 from __future__ import annotations
@@ -57,6 +59,23 @@ class BoundedEvaluator(simpleeval.EvalWithCompoundTypes):
                 self.operators[node_type] = self._bounded(function)
         self.operators[ast.Pow] = self._bounded(_bounded_power)
         self.operators[ast.Mod] = self._bounded(_modulo)
+        self.functions = {name: self._counted_call(function) for name, function in self.functions.items()}
+
+    def _counted_call(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        # list(inputs.text) in a 10,000-step comprehension would build 10,000 copies: count what calls build.
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = function(*args, **kwargs)
+            if not any(result is arg for arg in (*args, *kwargs.values())):
+                self._count(result)
+            return result
+
+        return call
+
+    def _eval_subscript(self, node: ast.Subscript) -> Any:
+        result = super()._eval_subscript(node)
+        if isinstance(node.slice, ast.Slice):  # a slice is a copy; an index or key is a reference
+            self._count(result)
+        return result
 
     def _bounded(self, function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         # Operands are bounded (by this check, or by Python's 4,300-digit int() limit), so one operator

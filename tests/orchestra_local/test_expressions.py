@@ -108,6 +108,8 @@ REFUSED = {
     "percent-format": ("'%0999999999d' % 1", "'%' formatting of strings is not available"),
     "format-width": ("f'{1:>999999999}'", "MAX_FORMAT_WIDTH"),
     "long-comprehension": ("[c for c in 'x' * 10001]", "MAX_COMPREHENSION_LENGTH"),
+    "copies-by-calls": ("[list(inputs.table * 10000) for c in 'x' * 200]", "MAX_PRODUCED_ITEMS"),
+    "copies-by-slices": ("[(inputs.table * 10000)[1:] for c in 'x' * 200]", "MAX_PRODUCED_ITEMS"),
     "total-produced": ("[inputs.table * 10000 for c in 'x' * 200]", "MAX_PRODUCED_ITEMS"),
 }
 
@@ -182,3 +184,8 @@ def test_a_missing_env_or_secret_names_only_itself_and_where_to_set_it() -> None
 def test_small_namespaces_still_list_their_names() -> None:
     with pytest.raises(ExpressionError, match=r"inputs has no 'nope' \(known: cfg, flag, n, table\)"):
         evaluate("inputs.nope", SCOPE)
+
+
+def test_reading_a_large_value_is_not_a_cost() -> None:
+    scope = Scope(inputs={"text": "y" * 2_000_000})
+    assert evaluate("len(str(inputs.text)) + len(inputs.text[0])", scope) == 2_000_001
