@@ -34,6 +34,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -254,12 +255,34 @@ class Masker:
         return value
 
 
-def scrub_tree(root: Path, masker: Masker, *, since: float | None = None) -> list[Path]:
+DISPOSABLE_SUFFIXES = frozenset({".msgpack", ".gpickle", ".pickle", ".pkl"})
+"""Binary caches a tool rebuilds (dbt's ``partial_parse.msgpack``, ``graph.gpickle``): deleted when
+they hold a secret, since a shorter masked string would corrupt their format."""
+
+MAX_SCRUB_BYTES = 256 * 1024 * 1024
+"""Largest file :func:`scrub_tree` reads, in bytes; larger ones are reported, never read whole."""
+
+
+@dataclass
+class Scrubbed:
+    """What :func:`scrub_tree` did.
+
+    Attributes:
+        changed: Paths (after renaming) rewritten masked, renamed, or deleted (disposable caches).
+        left: Files holding a secret that could not be masked (binary, not a known cache), or
+            larger than ``MAX_SCRUB_BYTES``; the caller reports them.
+    """
+
+    changed: list[Path] = field(default_factory=list)
+    left: list[Path] = field(default_factory=list)
+
+
+def scrub_tree(root: Path, masker: Masker, *, since: float | None = None) -> Scrubbed:
     """Mask secrets in files a tool wrote under ``root`` (names and contents), in place.
 
-    A text (UTF-8) file holding a secret is rewritten masked; a binary file holding one (a parse
-    cache such as dbt's ``partial_parse.msgpack``, where a shorter string would corrupt the format)
-    is deleted, so the tool rebuilds it. A file or folder whose name holds a secret is renamed.
+    A text (UTF-8) file holding a secret is rewritten masked; a binary cache holding one
+    (``DISPOSABLE_SUFFIXES``) is deleted, so the tool rebuilds it; any other binary file (a
+    database) is left alone and reported. A file or folder whose name holds a secret is renamed.
 
     Args:
         root: Folder to scrub (missing: nothing to do).
@@ -267,31 +290,38 @@ def scrub_tree(root: Path, masker: Masker, *, since: float | None = None) -> lis
         since: Only look at files modified at or after this ``time.time()`` (seconds), if given.
 
     Returns:
-        Paths (after renaming) that were rewritten, renamed or deleted.
+        The files changed, and those left holding a secret.
     """
+    result = Scrubbed()
     if not masker or not root.is_dir():
-        return []
-    touched: list[Path] = []
+        return result
     for top, dirs, files in os.walk(root, topdown=False):  # bottom-up: rename contents before folders
         folder = Path(top)
         for name in files:
             path = folder / name
-            if since is not None and path.stat().st_mtime < since - 1:
+            stat = path.stat()
+            if since is not None and stat.st_mtime < since - 1:
+                continue
+            if stat.st_size > MAX_SCRUB_BYTES:
+                result.left.append(path)
                 continue
             data = path.read_bytes()
             if masker.found_in(data):
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    path.unlink()
-                    touched.append(path)
+                    if path.suffix in DISPOSABLE_SUFFIXES:
+                        path.unlink()
+                        result.changed.append(path)
+                    else:
+                        result.left.append(path)
                     continue
                 path.write_text(masker.mask(text), encoding="utf-8")
-                touched.append(path)
-            touched += _rename_masked(path, masker)
+                result.changed.append(path)
+            result.changed += _rename_masked(path, masker)
         for name in dirs:
-            touched += _rename_masked(folder / name, masker)
-    return touched
+            result.changed += _rename_masked(folder / name, masker)
+    return result
 
 
 def _rename_masked(path: Path, masker: Masker) -> list[Path]:

@@ -46,7 +46,7 @@ from orchestra_local.integrations.base import (
     task_visible_env,
 )
 from orchestra_local.integrations.dbt_artifacts import load_json, operations_from_results
-from orchestra_local.masking import Masker, scrub_tree, secret_values
+from orchestra_local.masking import MAX_SCRUB_BYTES, scrub_tree, secret_values
 from orchestra_local.spec.statuses import OperationStatus, TaskRunStatus
 
 DBT_LOCK = threading.Lock()
@@ -357,7 +357,7 @@ def _run_steps(
                     result = dbtRunner(callbacks=[_event_writer(log, ctx)]).invoke(args)
                 finally:
                     _release_adapters()
-                    _scrub(ctx.masker, (target, Path(env["DBT_LOG_PATH"])), since=started if index > 1 else None)
+                    _scrub(ctx, (target, Path(env["DBT_LOG_PATH"])), since=started if index > 1 else None)
                 if result.exception is not None:
                     log.write(f"error: {ctx.masker.mask(str(result.exception))}\n")
             prefix = "" if len(steps) == 1 else f"{index}_{args[0] if args else 'dbt'}/"
@@ -374,10 +374,15 @@ def _run_steps(
     return operations, failure
 
 
-def _scrub(masker: Masker, folders: tuple[Path, ...], since: float | None) -> None:
-    """Mask what dbt wrote under the state directory (the first command of a task checks every file)."""
+def _scrub(ctx: TaskContext, folders: tuple[Path, ...], since: float | None) -> None:
+    """Mask what dbt wrote under the state directory (the first command of a task checks every file).
+
+    A file left holding a secret (binary and not a cache, or too large to read) is named in a note.
+    """
     for folder in folders:
-        scrub_tree(folder, masker, since=since)
+        for path in scrub_tree(folder, ctx.masker, since=since).left:
+            ctx.note(f"{path} may hold a secret and could not be masked (binary or over "
+                     f"{MAX_SCRUB_BYTES // 2**20} MiB); delete it if it should not stay under the state directory")
 
 
 def _count(operations: list[dict[str, Any]]) -> dict[str, int]:

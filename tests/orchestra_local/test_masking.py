@@ -160,8 +160,10 @@ def test_scrub_tree_masks_text_renames_names_and_drops_binary_caches(tmp_path: P
     (tmp_path / "run_results.json").write_text('{"args": {"vars": {"api_key": "tree-secret-1"}}}')
     (tmp_path / "partial_parse.msgpack").write_bytes(b"\x92\xadtree-secret-1\xff")
     (tmp_path / "clean.json").write_text("{}")
-    scrub_tree(tmp_path, masker)
+    (tmp_path / "warehouse.duckdb").write_bytes(b"DUCK\xff\xfe tree-secret-1 \x00")
+    scrubbed = scrub_tree(tmp_path, masker)
     names = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert names == ["clean.json", "compiled/***/model.sql", "run_results.json"]
+    assert names == ["clean.json", "compiled/***/model.sql", "run_results.json", "warehouse.duckdb"]
+    assert scrubbed.left == [tmp_path / "warehouse.duckdb"]  # a database is reported, never deleted
     assert (tmp_path / "run_results.json").read_text() == '{"args": {"vars": {"api_key": "***"}}}'
     assert (tmp_path / "compiled" / "***" / "model.sql").read_text() == "select '***' as k"
