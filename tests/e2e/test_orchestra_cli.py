@@ -199,7 +199,11 @@ def test_get_by_path_and_run_one_task_by_alias(cli_path: str, clone: Path) -> No
               b: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, name: Second task,
                   parameters: {command: "python -c 'print(2)'"}}
         """))
+    (clone / "orchestra" / "tpch_elt.yml").write_text((REPO_ROOT / "orchestra" / "tpch_elt.yml").read_text())
     with serving(cli_path, clone) as base_url:
+        demo = orchestra(base_url, "pipeline", "get", "--path", "orchestra/tpch_elt.yml", cwd=clone)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "Name: TPC-H ELT #demo" in demo.stdout and "Num Tasks: 2" in demo.stdout
         got = orchestra(base_url, "pipeline", "get", "--path", "orchestra/passes.yml", cwd=clone)
         assert got.returncode == 0, got.stdout + got.stderr
         assert "Alias: passes" in got.stdout and "Storage Provider: ORCHESTRA" in got.stdout
