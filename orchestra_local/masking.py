@@ -80,6 +80,8 @@ _PAIR = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<value>'[^']*'|\"[^\"]*\
 """``key=value`` pairs as DSNs, query strings and command lines write them."""
 _QUOTED_PAIR = re.compile(r"""["'](?P<key>[A-Za-z_][\w.-]*)["']\s*:\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)')""")
 """``"key": "value"`` pairs of JSON, YAML flow maps and Python reprs inside a text (a dbt ``--vars``)."""
+_AUTH_SCHEME = re.compile(r"(?i:bearer|basic|token|bot|digest|apikey)\s+(?P<credential>\S+)")
+"""An Authorization header value: the scheme, then the credential."""
 
 
 def name_words(name: str) -> list[str]:
@@ -172,12 +174,16 @@ def secret_values(variables: Mapping[str, Any]) -> list[str]:
 
 def encoded_forms(value: str) -> set[str]:
     """``value`` as it may appear in text: itself, JSON-escaped (inside ``run_results.json``),
-    percent-encoded or -decoded (inside a URL), and each of its lines (logs are masked line by
-    line, so a PEM private key must be known line by line), keeping the forms :func:`maskable` accepts."""
+    percent-encoded or -decoded (inside a URL), each of its lines (logs are masked line by line,
+    so a PEM private key must be known line by line), and the credential of an Authorization
+    value (``Bearer <token>``), keeping the forms :func:`maskable` accepts."""
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
              unquote(value)}
     if "\n" in value or "\r" in value:
         forms |= {line.strip() for line in value.splitlines()}
+    scheme = _AUTH_SCHEME.fullmatch(value.strip())
+    if scheme:  # "Bearer <token>": the token alone is the secret too
+        forms.add(scheme["credential"])
     return {form for form in forms if maskable(form)}
 
 

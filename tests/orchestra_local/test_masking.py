@@ -92,6 +92,8 @@ def test_masker_masks_encoded_forms_and_keeps_numbers_and_words() -> None:
     assert masker.mask(json.dumps({"v": 'p@ss"word-9'})) == '{"v": "***"}'
     assert masker.mask("postgresql://u:p%40ss%22word-9@h/db") == "postgresql://u:***@h/db"
     assert masker.mask_value({"k-p@ss\"word-9": ["p@ss\"word-9", 3]}) == {"k-***": ["***", 3]}
+    headers = Masker(secret_values({"headers": '{"Authorization": "Bearer hdr-tok-55"}'}))
+    assert headers.mask("sent hdr-tok-55 as Bearer hdr-tok-55") == "sent *** as ***"
 
 
 def test_multi_line_secret_is_masked_line_by_line() -> None:
