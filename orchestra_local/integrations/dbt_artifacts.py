@@ -104,7 +104,9 @@ def operations_from_results(
                 "rows_affected": int(rows) if isinstance(rows, int) and rows >= 0 else None,
                 "dependencies": list((node.get("depends_on") or {}).get("nodes", [])),
                 "asset_external_id": result.get("relation_name") or node.get("relation_name"),
-                "meta": {"failures": result.get("failures"), "resource_type": resource},
+                "meta": {"failures": result.get("failures"), "resource_type": resource,
+                         # view/table/incremental/...: GET /assets types the asset by it (store/assets.py)
+                         "materialized": (node.get("config") or {}).get("materialized")},
             }
         )
     return operations

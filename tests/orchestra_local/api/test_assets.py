@@ -30,7 +30,7 @@ MANIFEST = {"nodes": {
     "model.shop.stg_orders": {"name": "stg_orders", "relation_name": '"dev"."main"."stg_orders"',
                               "depends_on": {"nodes": []}},
     "model.shop.fct_orders": {"name": "fct_orders", "relation_name": '"dev"."main"."fct_orders"',
-                              "depends_on": {"nodes": ["model.shop.stg_orders"]}},
+                              "depends_on": {"nodes": ["model.shop.stg_orders"]}, "config": {"materialized": "view"}},
     "seed.shop.countries": {"name": "countries", "relation_name": '"dev"."main"."countries"'},
     "test.shop.not_null_x": {"name": "not_null_x"},
 }}
@@ -67,7 +67,8 @@ def test_one_asset_per_written_table(api_with_assets) -> None:
     assert (seed["databaseName"], seed["schemaName"], seed["rowCount"]) == ("dev", "main", 250)
     assert seed["externalId"] == '"dev"."main"."countries"' and seed["integration"] == "DBT_CORE"
     assert by_name["fct_orders"]["status"] == "UNHEALTHY" and by_name["fct_orders"]["lastSuccessfulRun"] is None
-    assert by_name["stg_orders"]["assetType"] == "UNKNOWN"  # the materialisation is not in run_results
+    assert by_name["stg_orders"]["assetType"] == "UNKNOWN"  # its manifest node says no materialisation
+    assert by_name["fct_orders"]["assetType"] == "VIEW"
 
 
 @pytest.mark.parametrize(("query", "names"), [
