@@ -4,6 +4,8 @@
   reason: its running tasks are terminated, its unfinished task runs ended (RUNNING ones FAILED,
   the others CANCELLED) in one transaction, and :class:`RunnerError` is raised, which the CLI
   prints as one ``Error:`` line (exit 1) and the API server logs.
+* Ctrl-C, SIGTERM or SIGHUP arriving outside the executor's own handling still ends the run
+  CANCELLED (its tasks terminated).
 * A cancel requested from another process (the run set CANCELLING by ``stale.cancel_run``) is
   noticed within :data:`EXTERNAL_CANCEL_POLL_SECONDS` and handled like Ctrl-C.
 """
@@ -15,6 +17,7 @@ import threading
 
 from orchestra_local.engine.executor import PipelineExecution, RunOutcome
 from orchestra_local.errors import OrchestraLocalError
+from orchestra_local.spec.statuses import PipelineRunStatus
 
 EXTERNAL_CANCEL_POLL_SECONDS = 0.5
 """How often a running run checks whether another process asked to cancel it."""
@@ -56,6 +59,12 @@ def execute_supervised(execution: PipelineExecution) -> RunOutcome:
     watcher.start()
     try:
         return execution.execute()
+    except KeyboardInterrupt:  # Ctrl-C/SIGTERM/SIGHUP outside the executor's own handling: cancel all the same
+        execution.run.processes.cancel_all()
+        execution.run.store.end_run(execution.pipeline_run_id, run_status="CANCELLED", message="cancelled (interrupted)",
+                                    task_statuses={s: "CANCELLED" for s in ("RUNNING", "CANCELLING", "QUEUED", "CREATED")},
+                                    task_message="cancelled (interrupted)")
+        return RunOutcome(execution.pipeline_run_id, PipelineRunStatus.CANCELLED)
     except Exception as exc:
         execution.run.processes.cancel_all()
         reason = f"runner error: {type(exc).__name__}: {exc}"

@@ -12,7 +12,11 @@ import psutil
 import pytest
 
 from orchestra_local.engine.process_groups import kill_groups, live_groups, runner_alive
+from orchestra_local.engine.runner import RunRequest, prepare_run
 from orchestra_local.engine.stale import cancel_run
+from orchestra_local.errors import InvalidInputError
+from orchestra_local.settings import resolve_settings
+from orchestra_local.spec.loader import load_file
 from orchestra_local.store import RunStore, new_id
 
 
@@ -101,3 +105,29 @@ def test_a_zombie_runner_is_not_alive() -> None:
     runner = {"pid": child.pid, "host": socket.gethostname(), "started": process.create_time()}
     assert not runner_alive(runner)  # exited, not yet reaped: `kill -0` would call it alive
     child.wait()
+
+
+def test_a_retry_waits_until_no_earlier_attempt_runs(run_pipeline, task_repo: Path, unrelated) -> None:
+    finished = run_pipeline("""
+        version: v1
+        name: retried
+        pipeline:
+          work:
+            tasks:
+              fails: {integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+                      parameters: {project_dir: py, command: 'python task.py --exit 3'}}
+        """)
+    assert finished.status == "FAILED"
+    task_run = finished.task_runs()[0]
+    # as if the attempt's process group had outlived its runner
+    finished.store.add_task_process(pipeline_run_id=finished.run_id, task_run_id=task_run["id"], attempt=1,
+                                    host=socket.gethostname(), pgid=unrelated.pid, create_time=unrelated.create_time())
+    loaded = load_file(task_repo / "orchestra" / "p.yml")
+    settings = resolve_settings(loaded.path)
+    request = RunRequest(retry_from_failed=finished.run_id)
+    with pytest.raises(InvalidInputError, match=rf"still has running processes: task run {task_run['id']} attempt 1 "
+                                                rf"\(process group {unrelated.pid}\).*orchestra-local cancel"):
+        prepare_run(loaded, request, settings=settings, store=finished.store)
+    kill_groups(finished.store, finished.store.open_task_processes(finished.run_id), grace=0.5)
+    retry = prepare_run(loaded, request, settings=settings, store=finished.store)
+    assert retry.pipeline_run_id != finished.run_id
