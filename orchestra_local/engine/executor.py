@@ -3,9 +3,11 @@
 The main thread owns the run's state: it opens entries whose upstream is done, decides for each
 ready node whether it runs or ends SKIPPED/FAILED, and hands the nodes that run to a thread pool
 of ``max_parallel`` workers (with one worker, nodes run inline: a plain sequential path). Every
-status change is committed to the store as it happens. Cancelling (``cancel()``, Ctrl-C, SIGTERM)
-terminates running processes, marks everything not finished CANCELLED, and ends the run
-CANCELLED; nothing is left RUNNING.
+status change is committed to the store as it happens. Cancelling (``cancel()``, Ctrl-C, SIGTERM,
+SIGHUP, or a cancel from another process noticed by ``supervisor.py``) terminates running
+processes, marks everything not started CANCELLED in one store transaction, and ends the run
+CANCELLED; nothing is left RUNNING. An error escaping :meth:`PipelineExecution.execute` first
+terminates the running tasks; ``supervisor.py`` then records the run FAILED.
 """
 
 from __future__ import annotations
