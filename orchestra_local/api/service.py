@@ -159,7 +159,7 @@ class RunService:
                 return cancel_run(self.store, pipeline_run_id, wait_seconds=wait)
             except RunNotFoundError:
                 raise NotFoundError("Pipeline run not found") from None
-        self.store.update_pipeline_run(pipeline_run_id, run_status="CANCELLING")
+        self.store.request_cancel(pipeline_run_id)
         execution.cancel()
         thread.join(timeout=wait)
         after = self.store.get_pipeline_run(pipeline_run_id)

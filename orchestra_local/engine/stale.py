@@ -80,8 +80,7 @@ def cancel_run(store: RunStore, pipeline_run_id: str, *, wait_seconds: float = 3
     if host not in (None, socket.gethostname()):
         raise InvalidInputError(f"pipeline run {pipeline_run_id} runs on host {host}; cancel it there")
     if runner_alive(runner):
-        if run["run_status"] != "CANCELLING":
-            store.update_pipeline_run(pipeline_run_id, run_status="CANCELLING")
+        store.request_cancel(pipeline_run_id)  # a no-op if it ended meanwhile: the loop below sees that
         deadline = time.monotonic() + wait_seconds
         while True:
             record = store.get_pipeline_run(pipeline_run_id)

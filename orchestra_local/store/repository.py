@@ -210,6 +210,19 @@ class RunStore:
                     values = self._masked({**fields, "updated_at": now})
                     connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id.in_(ids)).values(**values))
 
+    def request_cancel(self, run_id: str) -> bool:
+        """Set a run CANCELLING unless it has ended (one conditional update: never revives an ended run).
+
+        Returns:
+            Whether the run is now CANCELLING.
+        """
+        runs = PIPELINE_RUNS.c
+        with self._write() as connection:
+            result = connection.execute(
+                update(PIPELINE_RUNS).where(runs.id == run_id, runs.run_status.in_(("CREATED", "RUNNING", "CANCELLING")))
+                .values(run_status="CANCELLING", updated_at=utcnow()))
+        return bool(result.rowcount)
+
     def end_run(self, run_id: str, *, run_status: str, message: str, task_statuses: Mapping[str, str],
                 task_message: str, only_if_active: bool = False) -> bool:
         """End a pipeline run and its unfinished task runs in ONE transaction (cost independent of

@@ -208,3 +208,24 @@ def test_the_cli_cancels_a_run_of_a_live_server(setup: Setup) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_the_api_clears_a_run_whose_runner_was_killed(setup: Setup) -> None:
+    setup.delay.write_text("60")
+    runner, run_id = _start_cli_run(setup, "a")
+    runner.kill()
+    runner.wait(timeout=30)
+    server, port = _serve(setup)
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/engine/public/pipeline_runs/{run_id}/cancel", data=b"{}", method="POST",
+            headers={"Authorization": "Bearer death-test-token", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 204
+        run = setup.store.get_pipeline_run(run_id)
+        assert run["run_status"] == "CANCELLED" and "runner process is gone" in run["message"]
+        assert not setup.store.open_task_processes(run_id)
+        setup.assert_no_task_survives()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
