@@ -63,8 +63,8 @@ class _Guard:
     def _send(self, line: str) -> None:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "orchestra_local.integrations.process_guard"], stdin=subprocess.PIPE,
+                self._process = subprocess.Popen(  # run by path: stdlib + psutil only, not our whole package
+                    [sys.executable, "-I", str(Path(__file__).with_name("process_guard.py"))], stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                 )
             assert self._process.stdin is not None
