@@ -9,7 +9,10 @@ orchestra-hq/orchestra-mcp). It is looked for, in order, at:
 3. ``<repo>/../shared/reference/orchestra-openapi.json`` (where the project's machines and CI
    keep the reference data next to the clone).
 
-A missing document fails the contract test with this list; it is never skipped.
+The document is Orchestra's, not ours, and is not redistributed in this repository. Where it is
+missing (e.g. a fresh clone of the template on a laptop) the tests that need it are skipped as
+"not reachable", and under ``REQUIRE_TEST_SERVICES=1`` (CI, see tests/conftest.py) that skip is a
+failure, so CI can never go green without the contract checked.
 
 One widening: the document's ``IntegrationsEnum`` predates orchestra-lang 2026.1015.2, whose
 dialect knows more integrations (``ANTHROPIC``, ``MYSQL``, ...); the runner's catalog
@@ -24,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -60,7 +64,11 @@ def document_path() -> Path:
 @cache
 def document() -> dict[str, Any]:
     """The parsed OpenAPI document, ``IntegrationsEnum`` widened to the runner's catalog."""
-    parsed = json.loads(document_path().read_text(encoding="utf-8"))
+    try:
+        path = document_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"Orchestra's OpenAPI document is not reachable: {exc}")
+    parsed = json.loads(path.read_text(encoding="utf-8"))
     enum = parsed["components"]["schemas"]["IntegrationsEnum"]
     enum["enum"] = sorted(set(enum["enum"]) | integrations())
     return parsed
