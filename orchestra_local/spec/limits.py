@@ -28,9 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, MappingStartEvent, NodeEvent
 
 from orchestra_local.errors import PipelineValidationError, Problem
 
@@ -55,7 +56,11 @@ MAX_RUN_INPUT_BYTES = 64 * 1024
 
 @dataclass
 class _Frame:
+    """An open collection: its expanded size and height so far, and how many children it has."""
+
     anchor: str | None
+    mapping: bool = False
+    children: int = 0
     nodes: int = 1
     height: int = 1
 
@@ -81,12 +86,17 @@ def check_text_size(text: str | bytes, file: str | None) -> None:
                       "(MAX_FILE_BYTES)", "file_too_large", file, 1)
 
 
-def _events(text: str) -> Iterator[Any]:
-    yaml = YAML(typ="rt")
+def _ruamel_events(text: str) -> Iterator[Any]:
     try:
-        yield from yaml.parse(text)
+        yield from YAML(typ="rt").parse(text)
     except YAMLError:
         return  # a syntax error: the real parse that follows reports it with its position
+
+
+def _libyaml_events(text: str) -> Iterator[Any]:
+    """Events from libyaml (C, through PyYAML): the scan then costs little next to the real parse."""
+    loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+    return iter(yaml.parse(text, Loader=loader))
 
 
 def check_yaml_bounds(text: str, file: str | None) -> None:
@@ -94,35 +104,52 @@ def check_yaml_bounds(text: str, file: str | None) -> None:
 
     Checks, in order of appearance: :data:`MAX_ALIASES`, :data:`MAX_NODES` and :data:`MAX_DEPTH`;
     the first limit crossed stops the scan, so the cost is bounded by the limits, not the input.
-    Syntax errors are left to the parser that runs next.
+    The events come from libyaml (C) when it can read the document, else from ruamel. Syntax
+    errors are left to the parser that runs next.
 
     Args:
         text: The YAML text (already within :data:`MAX_FILE_BYTES`).
         file: The file name for the problem.
 
     Raises:
-        PipelineValidationError: ``too_many_aliases``, ``too_many_nodes`` or ``too_deep``, with the
+        PipelineValidationError: ``too_many_aliases``, ``too_many_nodes``, ``too_deep`` or
+            ``complex_key`` (a mapping or list as a key, which ruamel cannot even build), with the
             line where the limit was crossed.
     """
     check_text_size(text, file)
+    try:
+        _check_events(_libyaml_events(text), file)
+    except yaml.YAMLError:
+        # libyaml reads YAML 1.1 and refuses a few documents ruamel (YAML 1.2) accepts: measure
+        # those on ruamel's own event stream, in pure Python but still without expanding aliases.
+        _check_events(_ruamel_events(text), file)
+
+
+def _check_events(events: Iterator[Any], file: str | None) -> None:
     anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, height)
     stack: list[_Frame] = [_Frame(anchor=None, nodes=0, height=0)]
     aliases = 0
-    for event in _events(text):
-        if not isinstance(event, (NodeEvent, CollectionEndEvent)):
+    for event in events:
+        if not isinstance(event, (NodeEvent, CollectionEndEvent, yaml.NodeEvent, yaml.CollectionEndEvent)):
             continue
-        if isinstance(event, AliasEvent):
+        ending = isinstance(event, (CollectionEndEvent, yaml.CollectionEndEvent))
+        starting = isinstance(event, (CollectionStartEvent, yaml.CollectionStartEvent))
+        alias = isinstance(event, (AliasEvent, yaml.AliasEvent))
+        if not ending:
+            _check_key(stack[-1], starting or (alias and anchors.get(str(event.anchor), (1, 0))[1] > 0), event, file)
+        if alias:
             aliases += 1
             if aliases > MAX_ALIASES:
                 raise _refuse(f"more than {MAX_ALIASES} YAML aliases (MAX_ALIASES); write the values out or "
                               "use fewer '*' references", "too_many_aliases", file, *_position(event))
-            nodes, height = anchors.get(str(event.anchor), (1, 1))
-        elif isinstance(event, CollectionStartEvent):
-            stack.append(_Frame(anchor=event.anchor))
+            nodes, height = anchors.get(str(event.anchor), (1, 0))
+        elif starting:
+            stack.append(_Frame(anchor=event.anchor, mapping=isinstance(event, (MappingStartEvent,
+                                                                                  yaml.MappingStartEvent))))
             if len(stack) - 1 > MAX_DEPTH:
                 raise _refuse(f"nested deeper than {MAX_DEPTH} levels (MAX_DEPTH)", "too_deep", file, *_position(event))
             continue
-        elif isinstance(event, CollectionEndEvent):
+        elif ending:
             frame = stack.pop()
             nodes, height = frame.nodes, frame.height
             if frame.anchor is not None:
@@ -134,13 +161,20 @@ def check_yaml_bounds(text: str, file: str | None) -> None:
         parent = stack[-1]
         parent.nodes += nodes
         parent.height = max(parent.height, height + 1)
-        total = sum(frame.nodes for frame in stack)
-        if total > MAX_NODES:
+        if sum(frame.nodes for frame in stack) > MAX_NODES:
             raise _refuse(f"more than {MAX_NODES:,} YAML values once aliases are expanded (MAX_NODES)",
                           "too_many_nodes", file, *_position(event))
         if len(stack) - 1 + height > MAX_DEPTH:
             raise _refuse(f"nested deeper than {MAX_DEPTH} levels once aliases are expanded (MAX_DEPTH)",
                           "too_deep", file, *_position(event))
+
+
+def _check_key(parent: _Frame, collection: bool, event: Any, file: str | None) -> None:
+    """Refuse a mapping or list used as a mapping key (``? [a, b]: x``), which no pipeline key is."""
+    if parent.mapping and parent.children % 2 == 0 and collection:
+        raise _refuse("a mapping or list is used as a key ('? ...' complex key); pipeline keys are text",
+                      "complex_key", file, *_position(event))
+    parent.children += 1
 
 
 def check_document_bounds(document: Any) -> None:

@@ -155,17 +155,26 @@ def load_text(text: str, file: str | None = None, repo_root: Path | None = None)
 
 
 def _read(path: Path) -> str:
+    """The file's text, refused (located) when over ``MAX_FILE_BYTES`` or not UTF-8."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise PipelineValidationError([Problem(
                 loc=(), msg=f"the file is {size:,} bytes; pipeline files are limited to {MAX_FILE_BYTES:,} bytes "
                 "(MAX_FILE_BYTES)", type="file_too_large", file=str(path), line=1)])
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such pipeline file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PipelineValidationError([Problem(
+            loc=(), msg=f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            type="encoding", file=str(path), line=line, column=column)]) from None
 
 
 def validate_file(path: str | Path) -> tuple[Problem, ...]:

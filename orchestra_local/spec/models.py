@@ -125,13 +125,13 @@ class Matrix(SpecModel):
 
     @property
     def key(self) -> str:
-        """The matrix input name, as in ``${{ MATRIX.<key> }}`` (the first; Orchestra allows one)."""
-        return next(iter(self.inputs))
+        """The matrix input name, as in ``${{ MATRIX.<key> }}`` (the first; Orchestra allows one; "" if none)."""
+        return next(iter(self.inputs), "")
 
     @property
     def values(self) -> list[Any] | str:
-        """The list of values, or the expression text that yields it."""
-        return self.inputs[self.key]
+        """The list of values, or the expression text that yields it (no input: no values)."""
+        return self.inputs[self.key] if self.inputs else []
 
 
 class TaskGroup(SpecModel):

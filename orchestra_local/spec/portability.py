@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestra_local.errors import Problem
-from orchestra_local.expressions import TEMPLATE, has_template
+from orchestra_local.expressions import MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
 from orchestra_local.spec.models import Pipeline
 
 Loc = tuple[str | int, ...]
@@ -60,9 +60,12 @@ def outputs_read(text: str) -> set[str]:
     """Lower-cased ids of the tasks whose ``.OUTPUTS`` the ``${{ }}`` expressions of ``text`` read."""
     found: set[str] = set()
     for match in TEMPLATE.finditer(text):
+        expression = match.group(1).strip()
+        if len(expression) > MAX_EXPRESSION_LENGTH:
+            continue  # reported by the expression rules, and never parsed
         try:
-            tree = ast.parse(match.group(1).strip(), mode="eval")
-        except SyntaxError:
+            tree = ast.parse(expression, mode="eval")
+        except (SyntaxError, RecursionError, MemoryError):
             continue  # reported by the expression rules
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr.upper() == "OUTPUTS":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -115,6 +116,20 @@ def _references(tree: ast.AST) -> Iterator[tuple[str, str]]:
             yield "input", node.attr
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_references(expression: str) -> tuple[tuple[str, str], ...] | str:
+    """The references of one expression, or the parser's message when it is not valid Python.
+
+    Cached: a file repeating one expression thousands of times costs one parse.
+    """
+    try:
+        return tuple(_references(ast.parse(expression, mode="eval")))
+    except SyntaxError as exc:
+        return str(exc.msg)
+    except (RecursionError, MemoryError):
+        return "too deeply nested"
+
+
 def _expression_problems(model: Pipeline, document: dict[str, Any]) -> Iterator[Problem]:
     tasks = {task_id.lower() for _, task_id, _ in model.iter_tasks()}
     groups = {entry_id.lower() for entry_id in model.pipeline}
@@ -134,13 +149,12 @@ def _expression_problems(model: Pipeline, document: dict[str, Any]) -> Iterator[
                     yield Problem(loc=loc, msg=f"expression longer than {MAX_EXPRESSION_LENGTH} characters",
                                   type="expression")
                     continue
-                try:
-                    tree = ast.parse(expression, mode="eval")
-                except SyntaxError as exc:
-                    yield Problem(loc=loc, msg=f"expression '${{{{ {expression} }}}}' has a syntax error ({exc.msg})",
+                references = _parsed_references(expression)
+                if isinstance(references, str):
+                    yield Problem(loc=loc, msg=f"expression '${{{{ {expression} }}}}' has a syntax error ({references})",
                                   type="expression_syntax")
                     continue
-                for kind, name in _references(tree):
+                for kind, name in references:
                     candidates = known[kind]
                     present = name in candidates if kind in ("input", "function") else name.lower() in candidates
                     if not present:
@@ -200,9 +214,13 @@ def _documented_limits(model: Pipeline) -> Iterator[Problem]:
             if not entry.tasks:
                 yield _warning(("pipeline", entry_id, "tasks"), "a task group needs at least one task")
             matrix = entry.matrix
-            if matrix is not None and len(matrix.inputs) != 1:
+            if matrix is not None and len(matrix.inputs) > 1:
                 yield _warning(("pipeline", entry_id, "matrix", "inputs"),
                                f"matrix inputs take exactly one key (found {len(matrix.inputs)}; the first is used)")
+            elif matrix is not None and not matrix.inputs:
+                yield _warning(("pipeline", entry_id, "matrix", "inputs"),
+                               "matrix inputs take exactly one key (found none: the group has no iteration and is "
+                               "skipped)")
             if matrix is not None and matrix.max_parallel is not None and matrix.max_parallel < 1:
                 yield _warning(("pipeline", entry_id, "matrix", "max_parallel"), "max_parallel below 1 counts as 1")
     for entry_id, task_id, task in model.iter_tasks():

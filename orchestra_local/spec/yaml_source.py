@@ -155,6 +155,11 @@ def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[str, Any]]
             [Problem(loc=(), msg=f"invalid YAML: {what} (check indentation and quoting)", type=kind,
                      file=file, line=line, column=column)]
         ) from None
+    except (TypeError, ValueError, RecursionError) as exc:  # a document ruamel can scan but not build
+        raise PipelineValidationError(
+            [Problem(loc=(), msg=f"invalid YAML: the document cannot be built ({type(exc).__name__}: {exc})"[:300],
+                     type="yaml_syntax", file=file, line=1)]
+        ) from None
     except YAMLError as exc:  # e.g. ReaderError: a character YAML does not allow
         position = getattr(exc, "position", 0) or 0
         line = text.count("\n", 0, position) + 1

@@ -8,7 +8,9 @@ from orchestra_local.engine.dag import CycleError, topological_layers, topologic
 from orchestra_local.engine.plan import EffectiveConfiguration, build_plan
 from orchestra_local.errors import PipelineValidationError
 from orchestra_local.expressions import Scope
+from orchestra_local.spec.limits import MAX_MATRIX_VALUES
 from orchestra_local.spec.loader import load_text
+from orchestra_local.spec.models import Pipeline
 
 PY = "{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {command: python x.py}"
 
@@ -126,3 +128,36 @@ pipeline:
       saas: {{integration: POWER_BI, integration_job: POWER_BI_REFRESH_DATASET, parameters: {{dataset_id: d1}}}}
 """)
     assert [(entry, task.task_id) for entry, task in plan.remote_only()] == [("g", "saas")]
+
+
+MATRIX_OVER_THE_LIMIT = {
+    "literal-list": ("inputs:\n  n: {type: number, default: 1}\npipeline:\n  fan_out:\n    matrix: {inputs: {v: "
+                     + "[" + ", ".join(str(i) for i in range(MAX_MATRIX_VALUES + 1)) + "]}}\n    tasks:\n      t: "
+                     + PY + "}\n", {}),
+    "expression-over-an-input": ("inputs:\n  items: {type: list}\npipeline:\n  fan_out:\n    matrix: {inputs: "
+                                 "{v: '${{ inputs.items }}'}}\n    tasks:\n      t: " + PY + "}\n",
+                                 {"items": list(range(MAX_MATRIX_VALUES + 1))}),
+}
+
+
+@pytest.mark.parametrize(("text", "inputs"), MATRIX_OVER_THE_LIMIT.values(), ids=MATRIX_OVER_THE_LIMIT.keys())
+def test_a_matrix_over_the_limit_is_refused_naming_its_group(text: str, inputs: dict) -> None:
+    """A 200,000-value matrix used to be accepted and materialised."""
+    model = Pipeline.model_validate(load_yaml(text))
+    with pytest.raises(PipelineValidationError) as caught:
+        build_plan(model, Scope(inputs=inputs))
+    [problem] = caught.value.problems
+    assert problem.loc[:2] == ("pipeline", "fan_out")
+    assert "pipeline.fan_out.matrix.inputs.v" in problem.msg and f"{MAX_MATRIX_VALUES + 1:,} values" in problem.msg
+
+
+def test_a_matrix_at_the_limit_is_planned() -> None:
+    plan = plan_of("pipeline:\n  fan_out:\n    matrix: {inputs: {v: '${{ inputs.items }}'}}\n    tasks:\n      t: "
+                   + PY + "}\ninputs:\n  items: {type: list}\n", items=list(range(MAX_MATRIX_VALUES)))
+    assert len(plan.entry("fan_out").matrix_values or ()) == MAX_MATRIX_VALUES
+
+
+def load_yaml(text: str) -> dict:
+    from orchestra_local.spec.yaml_source import parse_text
+
+    return parse_text("version: v1\nname: p\n" + text, "p.yml")[1]
