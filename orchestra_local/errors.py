@@ -61,6 +61,8 @@ class Problem:
         detail: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
         if self.severity != "error":
             detail["severity"] = self.severity
+        if self.blocks_run:
+            detail["blocks_run"] = True
         if self.input is not None:
             detail["input"] = self.input
         if self.file is not None:

@@ -22,7 +22,7 @@ def test_orchestras_findings_are_kept_when_our_model_fails(api) -> None:
     assert ("pipeline", "g", "tasks", "t", "treat_failure_as_warning") in by_loc
     fivetran = [d for loc, d in by_loc.items() if loc[:4] == ("pipeline", "g", "tasks", "sync")]
     assert fivetran and fivetran[0]["type"].startswith("orchestra_"), detail
-    assert all({"loc", "msg", "type"} <= set(d) for d in detail)
+    assert all({"loc", "msg", "type", "input"} <= set(d) for d in detail)
     # The body's camelCase keys are read as the file dialect, not reported as unknown properties.
     assert not any("integrationJob" in d["msg"] for d in detail), detail
 
