@@ -125,3 +125,17 @@ def test_an_alias_bomb_costs_neither_time_nor_memory() -> None:
             validate_text(bomb(levels=levels, width=12), "bomb.yml")
     assert time.perf_counter() - started < 2
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kilobytes
+
+
+@pytest.mark.parametrize("source", ["libyaml", "ruamel"])
+@pytest.mark.parametrize("case", ["alias-bomb-9-levels-of-9", "too-many-aliases", "deep-flow-300",
+                                  "deep-through-an-alias"])
+def test_both_event_sources_enforce_the_same_limits(source: str, case: str) -> None:
+    """ruamel's events are the fallback for documents libyaml (YAML 1.1) cannot read."""
+    from orchestra_local.spec import limits
+
+    text, kind, line, _ = OVER_LIMIT[case]
+    events = limits._libyaml_events(text) if source == "libyaml" else limits._ruamel_events(text)
+    with pytest.raises(PipelineValidationError) as caught:
+        limits._check_events(events, "p.yml")
+    assert (caught.value.problems[0].type, caught.value.problems[0].line) == (kind, line)
