@@ -210,7 +210,7 @@ def wide(rng: random.Random) -> bytes:
     count = rng.choice([100, 1000, 3000, 10000])
     chain = rng.random() < 0.5
     tasks = "".join(f"      t{i}: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: "
-                    f"{{command: python x.py}}{', depends_on: [t%d]' % (i - 1) if chain and i else ''}}}\n"
+                    f"{{command: python x.py}}{f', depends_on: [t{i - 1}]' if chain and i else ''}}}\n"
                     for i in range(count))
     return f"version: v1\nname: wide\npipeline:\n  g:\n    tasks:\n{tasks}".encode()
 
