@@ -139,6 +139,6 @@ def test_every_warning_kind_of_our_own_rules_has_a_corpus_file() -> None:
     kinds = {p.type for path in files("warnings") for p in validate(path)}
     assert kinds >= {
         "unknown_task_dependency", "cross_level_task_dependency", "task_dependency_cycle", "duplicate_id",
-        "unknown_input_reference", "unknown_pipeline_run_task_reference", "timezone", "enum", "extra_forbidden",
+        "unknown_input_reference", "unknown_pipeline_run_task_reference", "timezone", "enum",
         "matrix_too_large", "outputs_without_set_outputs", "missing_project_dir", "documented_limit",
     }, kinds
