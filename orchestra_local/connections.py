@@ -9,7 +9,7 @@ connection as a task's ``connection`` refers to it, with its integration and its
         fields: {host: 127.0.0.1, port: 5432, user: loader, password: ..., database: analytics}
 
 A task linked to a connection gets its fields as environment variables named
-``<INTEGRATION>__<CONNECTION>__<FIELD>`` (upper case, non-alphanumerics as ``_``; orchestra-spec
+``<INTEGRATION>__<CONNECTION>__<FIELD>`` (upper case, non-alphanumerics as ``_``; orchestra-contract
 section 4); integrations such as POSTGRES or SLACK read the fields directly.
 
 Only secret fields are masked in logs, files, run metadata, outputs and error messages: those

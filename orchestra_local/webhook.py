@@ -2,7 +2,7 @@
 
 The unmodified ``orchestra-sdk`` (``OrchestraSDK(api_key=...).set_output(...)``, ``update_task``)
 POSTs ``{"event_type", "task_run_id", "metadata", ...}`` with ``Authorization: Bearer <api key>``
-to ``ORCHESTRA_WEBHOOK_URL`` (orchestra-spec section 4). Each run starts one receiver on
+to ``ORCHESTRA_WEBHOOK_URL`` (orchestra-contract section 4). Each run starts one receiver on
 127.0.0.1 (random free port) with its own random token, handed to tasks as
 ``ORCHESTRA_WEBHOOK_URL`` and ``ORCHESTRA_API_KEY``. Events:
 

@@ -1,6 +1,6 @@
 """``create_app``: the FastAPI application serving Orchestra's public API slice locally.
 
-All routes live under ``/api/engine/public`` (orchestra-spec section 7), so Orchestra's own tools
+All routes live under ``/api/engine/public`` (orchestra-contract section 7), so Orchestra's own tools
 (``orchestra-cli`` with ``BASE_URL`` pointing here, the metadata loader) work unchanged. Every
 route but ``POST /pipelines/schema`` needs ``Authorization: Bearer <token>``.
 

@@ -86,7 +86,7 @@ class RunContext:
         )
 
     def orchestra_env(self, node: NodeRun) -> dict[str, str]:
-        """``ORCHESTRA_*`` variables of a task's process (orchestra-spec section 4)."""
+        """``ORCHESTRA_*`` variables of a task's process (orchestra-contract section 4)."""
         env = {"ORCHESTRA_PIPELINE_RUN_ID": self.pipeline_run_id, "ORCHESTRA_TASK_RUN_ID": node.task_run_id}
         if self.webhook is not None:
             env.update({"ORCHESTRA_WEBHOOK_URL": self.webhook.url, "ORCHESTRA_API_KEY": self.webhook.token})

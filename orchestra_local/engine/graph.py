@@ -4,7 +4,7 @@ A *node* is one task run that executes: a task of a plain entry, or one matrix i
 task (a child run). Matrix parents are bookkeeping records whose status follows their children.
 Only the executor's main thread mutates this state; worker threads read statuses for expressions.
 
-Gating (orchestra-spec section 3): without a condition, a node runs when every upstream task run
+Gating (orchestra-contract section 3): without a condition, a node runs when every upstream task run
 (its in-group dependencies in the same iteration, and every task run of the entries its entry
 depends on) ended SUCCEEDED or WARNING; otherwise it is SKIPPED, which then propagates. With a
 condition (group AND task), the condition alone decides. Paused groups and tasks do not run;

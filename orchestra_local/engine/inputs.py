@@ -70,7 +70,7 @@ def resolve_inputs(pipeline: Pipeline, given: Mapping[str, Any], scope: Scope) -
     """Merge given run inputs with declared defaults.
 
     Every problem is collected first and reported in one error, so a user learns all missing
-    inputs at once (orchestra-spec: resolve everything, then report).
+    inputs at once (orchestra-contract: resolve everything, then report).
 
     Args:
         pipeline: The pipeline whose ``inputs`` are declared.

@@ -1,6 +1,6 @@
 """Restart options of a start request: run selected tasks, or retry a run from its failures.
 
-Orchestra's start request (orchestra-spec section 3) accepts ``taskIds`` (run only these tasks),
+Orchestra's start request (orchestra-contract section 3) accepts ``taskIds`` (run only these tasks),
 ``continueDownstreamRun`` (also run what depends on them) and ``retryFromFailed`` (re-run the
 failed and skipped tasks of an earlier run). Locally these become a :class:`RunSelection`:
 

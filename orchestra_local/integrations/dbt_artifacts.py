@@ -2,7 +2,7 @@
 
 Reads ``run_results.json`` (dbt artifact schema run-results v6, dbt 1.8-1.11), ``sources.json``
 (source freshness, sources v3) and ``manifest.json`` (manifest v12) and maps each result to one
-operation as orchestra-spec section 4 says: model -> MATERIALISATION, test and unit test -> TEST,
+operation as orchestra-contract section 4 says: model -> MATERIALISATION, test and unit test -> TEST,
 seed -> SEED, snapshot -> SNAPSHOT, source freshness -> SOURCE; success/pass -> SUCCEEDED,
 error/fail/runtime error -> FAILED, warn -> WARNING, skipped -> SKIPPED.
 """

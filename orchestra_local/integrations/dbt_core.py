@@ -1,6 +1,6 @@
 """DBT_CORE / DBT_CORE_EXECUTE: run dbt commands in process with ``dbtRunner``.
 
-Contract: orchestra-spec section 4. ``commands`` holds dbt commands separated by ``;``. Each runs
+Contract: orchestra-contract section 4. ``commands`` holds dbt commands separated by ``;``. Each runs
 in ``project_dir`` against the project's own ``profiles.yml`` (hosted Orchestra takes profiles
 from the connection). Every node result becomes an operation; any ``warn`` makes the task WARNING;
 ``manifest.json`` and ``run_results.json`` are kept as artifacts of the attempt.

@@ -1,6 +1,6 @@
 """PYTHON / PYTHON_EXECUTE_SCRIPT: run a shell command (or INLINE code) in ``project_dir``.
 
-Contract: orchestra-spec section 4. Locally the process inherits the runner's environment plus
+Contract: orchestra-contract section 4. Locally the process inherits the runner's environment plus
 Orchestra's ``ORCHESTRA_*`` variables and the parsed ``environment_variables``. ``python`` is the
 interpreter of the project's own cached environment (``python_version``, built with
 ``build_command`` or its ``requirements.txt``), or the runner's under ``--isolation shared``: see

@@ -1,6 +1,6 @@
 """Threshold expressions of SQL tests (POSTGRES_RUN_TEST and the other ``*_RUN_TEST`` jobs).
 
-Contract: orchestra-spec section 4 and ``oml_lang``, whose rule reads "Invalid threshold expression
+Contract: orchestra-contract section 4 and ``oml_lang``, whose rule reads "Invalid threshold expression
 format (must be a comparator, followed by a non-negative integer)". Probing it shows the exact
 format: one of ``= > < >= <= !=``, optional ASCII whitespace, then ASCII digits, with nothing
 before or after (``> 0``, ``>0``, ``>= 10``, ``!= 3``; not ``== 0``, ``<> 0``, ``> -1``,

@@ -1,6 +1,6 @@
 """Six-field AWS EventBridge cron expressions, as Orchestra schedules and sensors use them.
 
-Format (orchestra-spec section 5; AWS EventBridge "cron expressions" reference):
+Format (orchestra-contract section 5; AWS EventBridge "cron expressions" reference):
 ``minutes hours day-of-month month day-of-week year``, e.g. ``0 8 ? * MON-FRI *``.
 Minutes 0-59, hours 0-23, day-of-month 1-31 (``? L W``; not ``LW`` or ``L-n``, which Orchestra rejects), month 1-12 or JAN-DEC, day-of-week
 1-7 (1 = SUN) or SUN-SAT (``? L #``), year 1970-2199; ``, - * /`` in every field. One of

@@ -1,6 +1,6 @@
 """Pydantic v2 models of an Orchestra pipeline file, version v1.
 
-Source of the contract: ``orchestra-spec.md`` section 1, itself compiled from the ``PipelineModel``,
+Source of the contract: ``docs/orchestra-contract.md`` section 1, itself compiled from the ``PipelineModel``,
 ``TaskGroupModel``, ``TaskModel`` and related schemas of Orchestra's public OpenAPI document.
 The models enforce exactly the constraints of those JSON schemas, as Orchestra's own validator
 (``oml_lang``) does; limits that Orchestra only documents in prose (at most 10 tags, retry_delay
@@ -80,7 +80,7 @@ class AlertDestination(SpecModel):
 
 
 class Alert(SpecModel):
-    """An alert rule (orchestra-spec section 6)."""
+    """An alert rule (orchestra-contract section 6)."""
 
     name: str
     statuses: Annotated[list[AlertStatus], Field(min_length=1)]
@@ -161,7 +161,7 @@ class PipelineInput(SpecModel):
 
 
 class Schedule(SpecModel):
-    """A cron schedule (six-field EventBridge cron, orchestra-spec section 5)."""
+    """A cron schedule (six-field EventBridge cron, orchestra-contract section 5)."""
 
     cron: str
     name: str | None = None

@@ -1,6 +1,6 @@
 """Reference rules of a pipeline file: unique ids, ``depends_on`` targets, cycles.
 
-The rules (orchestra-spec section 1): ids are unique across the whole file; a top-level entry
+The rules (orchestra-contract section 1): ids are unique across the whole file; a top-level entry
 depends only on other top-level entries; a task inside a group depends only on tasks of the same
 group; neither level may form a cycle.
 

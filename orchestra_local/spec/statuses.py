@@ -1,4 +1,4 @@
-"""Status and type vocabularies of Orchestra runs (orchestra-spec section 3).
+"""Status and type vocabularies of Orchestra runs (orchestra-contract section 3).
 
 Values are the enums of Orchestra's public OpenAPI document (``PipelineRunStatus``,
 ``TaskRunStatus``, ``OperationStatus``, ``OperationType``, ``AlertLevelTypes``).
@@ -117,7 +117,7 @@ def matrix_parent_status(children: list[TaskRunStatus]) -> TaskRunStatus:
 
 
 def pipeline_run_status(tasks: list[TaskRunStatus], *, cancelled: bool) -> PipelineRunStatus:
-    """Status of a finished pipeline run (orchestra-spec section 3, our choice where undocumented).
+    """Status of a finished pipeline run (orchestra-contract section 3, our choice where undocumented).
 
     Args:
         tasks: Final statuses of the run's task runs (matrix children, not their parents).

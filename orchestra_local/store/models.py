@@ -1,6 +1,6 @@
 """SQLAlchemy 2 tables of the run metadata store.
 
-Field meanings follow Orchestra's Metadata API records (orchestra-spec section 7; the
+Field meanings follow Orchestra's Metadata API records (orchestra-contract section 7; the
 ``PipelineRunResponse``, ``TaskRunResponse`` and ``OperationResponse`` schemas of its OpenAPI
 document). Columns are snake_case; the API layer renders camelCase. Timestamps are stored as naive
 UTC and read back as aware UTC datetimes. A few local columns have no Orchestra counterpart and are

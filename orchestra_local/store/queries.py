@@ -1,6 +1,6 @@
 """Filtered, paginated reads of the run store, as Orchestra's list endpoints offer them.
 
-Filters follow orchestra-spec section 7: comma-separated values, a time window on the record's
+Filters follow orchestra-contract section 7: comma-separated values, a time window on the record's
 creation time (``time_from``/``time_to``, default: the last 7 days). Orchestra refuses windows
 longer than 7 days; locally any window is allowed **(our choice)**, which analytics over a long
 local history needs.

@@ -1,4 +1,4 @@
-"""Executor semantics (orchestra-spec section 3), each scenario with one and with two workers."""
+"""Executor semantics (orchestra-contract section 3), each scenario with one and with two workers."""
 
 from __future__ import annotations
 
