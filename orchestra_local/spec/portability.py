@@ -21,6 +21,7 @@ from typing import Any
 from orchestra_local.errors import Problem
 from orchestra_local.expressions import MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
 from orchestra_local.spec.models import Pipeline
+from orchestra_local.spec.rules import located_strings
 
 Loc = tuple[str | int, ...]
 PYTHON_JOBS = frozenset({("PYTHON", "PYTHON_EXECUTE_SCRIPT")})
@@ -28,17 +29,6 @@ PYTHON_JOBS = frozenset({("PYTHON", "PYTHON_EXECUTE_SCRIPT")})
 
 def _task_loc(entry_id: str, task_id: str) -> Loc:
     return ("pipeline", entry_id, "tasks", task_id) if entry_id != task_id else ("pipeline", entry_id)
-
-
-def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*loc, index))
 
 
 def _task_of(node: ast.AST) -> str | None:
@@ -82,7 +72,7 @@ def _sets_outputs(parameters: dict[str, Any]) -> bool:
 
 def _outputs_without_sdk(model: Pipeline, document: dict[str, Any]) -> Iterator[Problem]:
     readers: dict[str, list[Loc]] = {}
-    for loc, text in _strings(document.get("pipeline"), ("pipeline",)):
+    for loc, text in located_strings(document.get("pipeline"), ("pipeline",)):
         if has_template(text):
             for task in outputs_read(text):
                 readers.setdefault(task, []).append(loc)

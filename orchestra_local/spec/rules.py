@@ -78,15 +78,16 @@ def _schedule_problems(model: Pipeline) -> Iterator[Problem]:
                           f"Europe/London){_suggest(timezone, sorted(timezones))}", type="timezone", input=timezone)
 
 
-def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+def located_strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    """Every string inside ``value`` (dicts, lists, scalars) with its YAML path below ``loc``."""
     if isinstance(value, str):
         yield loc, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, (*loc, key))
+            yield from located_strings(item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, (*loc, index))
+            yield from located_strings(item, (*loc, index))
 
 
 def _subscript_key(node: ast.Subscript) -> str | None:
@@ -140,7 +141,7 @@ def _expression_problems(model: Pipeline, document: dict[str, Any]) -> Iterator[
     words = {"task": "task", "pipeline_run_task": "task", "group": "task group", "input": "declared input",
              "function": "function", "name": "namespace"}
     for section in ("pipeline", "schedule", "sensors", "trigger_events", "inputs", "webhook"):
-        for loc, text in _strings(document.get(section), (section,)):
+        for loc, text in located_strings(document.get(section), (section,)):
             if not has_template(text):
                 continue
             for match in TEMPLATE.finditer(text):

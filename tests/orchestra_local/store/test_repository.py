@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from orchestra_local.errors import StoreError
 from orchestra_local.masking import Masker
@@ -16,21 +14,11 @@ from orchestra_local.store import RunStore, utcnow
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def metadata_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[str]:
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh metadata database: a SQLite file, or a new schema in the local PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'meta' / 'metadata.db'}"
-        return
-    schema = f"orchestra_local_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'create schema "{schema}"'))
-    try:
-        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'meta' / 'metadata.db'}"
+    return request.getfixturevalue("postgres_schema_url")
 
 
 def test_a_run_is_recorded_with_its_task_runs_outputs_and_operations(run_pipeline, metadata_url: str) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,23 +16,8 @@ from orchestra_local.store.database import open_engine
 from orchestra_local.store.models import Base
 
 
-@pytest.fixture
-def postgres_schema_url(postgres_url: str) -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema in the local PostgreSQL."""
-    name = f"orchestra_local_schema_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'create schema "{name}"'))
-    try:
-        yield f"{postgres_url}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'drop schema "{name}" cascade'))
-        admin.dispose()
-
-
 def test_head_constant_is_the_head_of_the_migration_scripts() -> None:
-    assert schema.HEAD == schema.head_of_scripts()
+    assert schema.head_of_scripts() == schema.HEAD
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

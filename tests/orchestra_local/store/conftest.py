@@ -1,0 +1,24 @@
+"""Fixtures of the store tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema in the local PostgreSQL."""
+    name = f"orchestra_local_schema_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'create schema "{name}"'))
+    try:
+        yield f"{postgres_url}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'drop schema "{name}" cascade'))
+        admin.dispose()
