@@ -320,13 +320,17 @@ def db() -> None:
 @_errors_to_exit_codes
 def db_upgrade(metadata_url: str | None, state_dir: Path | None) -> None:
     """Apply every pending migration (under a lock: safe while other processes use the database)."""
-    from orchestra_local.store.schema import current_revision
+    from orchestra_local.store.schema import HEAD, current_revision
 
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
     store = RunStore(settings.metadata_url)  # opening upgrades
-    with store.engine.connect() as connection:
-        stdout.print(f"metadata database at revision {current_revision(connection)} (newest)", highlight=False)
-    store.close()
+    try:
+        with store.engine.connect() as connection:
+            revision = current_revision(connection)
+    finally:
+        store.close()
+    newest = "newest" if revision == HEAD else f"this runner's newest is {HEAD}"
+    stdout.print(f"metadata database at revision {revision} ({newest})", highlight=False)
 
 
 @main.command()

@@ -160,7 +160,13 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             if not receiver.authorised(self.headers.get("Authorization")):
                 self._answer(HTTPStatus.UNAUTHORIZED, {"detail": "Invalid or missing API key"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._answer(HTTPStatus.BAD_REQUEST, {"detail": "Content-Length must be a non-negative integer"})
+                return
             if length > MAX_BODY_BYTES:
                 self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"detail": "body too large"})
                 return

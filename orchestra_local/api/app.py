@@ -98,7 +98,7 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     for module in (schema, pipelines, pipeline_writes, pipeline_runs, task_runs, operations, assets, environments,
                    integrations, state):
         app.include_router(module.router, prefix=PREFIX)
-    app.add_middleware(ErrorBoundary)
+    app.add_middleware(ErrorBoundary, masker=workspace.masker)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(Exception)

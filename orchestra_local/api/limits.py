@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestra_local.masking import Masker
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted by default: 1 MiB (a large pipeline file is ~50 KiB)."""
@@ -96,10 +99,12 @@ class ErrorBoundary:
 
     Args:
         app: The wrapped ASGI app (inside Starlette's ``ServerErrorMiddleware``).
+        masker: Secrets to hide in the logged traceback (its values may quote a secret).
     """
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, masker: Masker | None = None):
         self.app = app
+        self.masker = masker or Masker()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,5 +122,6 @@ class ErrorBoundary:
         except Exception as exc:  # noqa: BLE001 - the boundary: logged with its traceback, answered 500
             if started:
                 raise
-            logger.error("unhandled error in %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            logger.error("unhandled error in %s %s\n%s", scope.get("method"), scope.get("path"),
+                         self.masker.mask("".join(traceback.format_exception(exc))))
             await _send_json(send, 500, {"detail": "Internal server error"})

@@ -63,18 +63,19 @@ def execute_supervised(execution: PipelineExecution) -> RunOutcome:
         execution.run.processes.cancel_all()
         execution.run.store.end_run(execution.pipeline_run_id, run_status="CANCELLED", message="cancelled (interrupted)",
                                     task_statuses={s: "CANCELLED" for s in ("RUNNING", "CANCELLING", "QUEUED", "CREATED")},
-                                    task_message="cancelled (interrupted)")
+                                    task_message="cancelled (interrupted)", only_if_active=True)
         return RunOutcome(execution.pipeline_run_id, PipelineRunStatus.CANCELLED)
     except Exception as exc:
         execution.run.processes.cancel_all()
         reason = f"runner error: {type(exc).__name__}: {exc}"
         recorded = "the run is recorded FAILED"
         try:
-            execution.run.store.end_run(
+            if not execution.run.store.end_run(
                 execution.pipeline_run_id, run_status="FAILED", message=reason,
                 task_statuses={"RUNNING": "FAILED", "CANCELLING": "CANCELLED", "QUEUED": "CANCELLED",
                                "CREATED": "CANCELLED"},
-                task_message=reason)
+                task_message=reason, only_if_active=True):
+                recorded = "the run had already ended; its record is unchanged"
         except OrchestraLocalError as store_exc:
             recorded = f"recording it FAILED failed too ({store_exc}); clear it with `orchestra-local cancel`"
         raise RunnerError(f"pipeline run {execution.pipeline_run_id} stopped: {reason}; {recorded}") from exc

@@ -38,6 +38,11 @@ KILL_GRACE_SECONDS = 5.0
 
 TAIL_LINES = 20
 
+LEFTOVER_OUTPUT_SECONDS = 5.0
+"""After the task's process exited, how long its output pipes are still read (seconds) while a
+process it started outside its group (``setsid``, a daemon) holds them open; then the runner stops
+reading, so such a process can never keep the task, and its run, RUNNING."""
+
 MAX_LINE_CHARS = 64 * 1024
 """Longest log line (characters): a longer line is written as several lines of this length."""
 
@@ -296,6 +301,8 @@ def run_process(
             timer.start()
         raw_last_stdout, tail = _pump(process, log_path, masker)
         returncode = process.wait()
+        # Background jobs of the task (`cmd &`) end with it, as in Orchestra's per-task container.
+        _kill_group(process)
     except BaseException:
         _terminate_group(process)  # e.g. KeyboardInterrupt in the sequential path: leave no orphan
         raise
@@ -362,8 +369,16 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
                 emit(fd, long_line[:cut])
                 pending[fd] = long_line[cut:]
 
+        exited_at: float | None = None
         while selector.get_map():
-            for key, _ in selector.select():
+            if process.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > LEFTOVER_OUTPUT_SECONDS:
+                    log.write(f"[orchestra-local] the task's process exited {LEFTOVER_OUTPUT_SECONDS:g} s ago but a "
+                              "process it started outside its group still holds its output open: output no "
+                              "longer read\n")
+                    break
+            for key, _ in selector.select(timeout=0.5):
                 fd = key.fd
                 chunk = os.read(fd, 65536)
                 if not chunk:

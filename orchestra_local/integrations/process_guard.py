@@ -107,10 +107,13 @@ def main() -> None:
     groups: dict[int, float] = {}
     for line in sys.stdin.buffer:
         parts = line.split()
-        if len(parts) == 3 and parts[0] == b"+":
-            groups[int(parts[1])] = float(parts[2])
-        elif len(parts) == 2 and parts[0] == b"-":
-            groups.pop(int(parts[1]), None)
+        try:
+            if len(parts) == 3 and parts[0] == b"+":
+                groups[int(parts[1])] = float(parts[2])
+            elif len(parts) == 2 and parts[0] == b"-":
+                groups.pop(int(parts[1]), None)
+        except ValueError:
+            continue  # a garbled line must not end the guard (and with it every task's protection)
     terminate([p for pgid, created in groups.items() for p in group_members(pgid, created)])
 
 

@@ -2,14 +2,14 @@
 
 Every process that opens the metadata database calls :func:`upgrade` first. Migrations run under
 a lock, so the first concurrent use of an empty database creates its tables exactly once:
-a PostgreSQL advisory lock (held by the migrating connection, released when it closes or dies),
+a PostgreSQL transaction-level advisory lock (released at commit, rollback or a dead connection),
 an OS file lock beside a SQLite file (released by the kernel when the process dies). Other
 backends migrate without a lock (one process at a time is then the operator's job).
 
 A database made before migrations existed (tables created by ``create_all``, no
 ``alembic_version`` table) is stamped at the first revision, then upgraded.
 
-Commands: ``orchestra-local db upgrade`` and ``orchestra-local db current`` (cli.py).
+Command: ``orchestra-local db upgrade`` (cli.py); every command also upgrades when it opens the store.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ HEAD = "0002"
 """The newest revision; a test checks it equals the scripts' head, so the check below is cheap."""
 
 ADVISORY_LOCK_KEY = 0x6F726368  # "orch": any constant shared by every orchestra-local process
+LOCK_WAIT_SECONDS = 120
+"""Longest wait for another process's migration on PostgreSQL before failing (``lock_timeout``)."""
 FIRST_REVISION = "0001"
 VERSION_TABLE = "alembic_version"
 
@@ -57,16 +59,13 @@ def upgrade(engine: Engine) -> str:
             return HEAD
     with _migration_lock(engine), engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-            connection.commit()
-        try:
-            _run_alembic(connection)
-            connection.commit()
-            return current_revision(connection) or HEAD
-        finally:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
-                connection.commit()
+            # A transaction-level lock: released by the commit below or by the rollback of a failed
+            # migration (closing the connection), never left behind on a pooled connection.
+            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        _run_alembic(connection)
+        connection.commit()
+        return current_revision(connection) or HEAD
 
 
 def _run_alembic(connection: Connection) -> None:
@@ -99,7 +98,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def head_of_scripts() -> str:
-    """The head revision according to the migration scripts themselves (for tests and ``db current``)."""
+    """The head revision according to the migration scripts themselves (the test that keeps :data:`HEAD` true)."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 

@@ -11,7 +11,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchestra_local.integrations.process import MAX_LINE_CHARS, ProcessRegistry, _die_with_parent, run_process
+from orchestra_local.integrations.process import (
+    LEFTOVER_OUTPUT_SECONDS,
+    MAX_LINE_CHARS,
+    ProcessRegistry,
+    _die_with_parent,
+    run_process,
+)
 from orchestra_local.masking import Masker
 
 SECRET = "s3cr3t-Value-9f8e7d6c5b4a"
@@ -78,3 +84,33 @@ def test_a_child_dies_with_the_thread_that_started_it(tmp_path: Path) -> None:
         time.sleep(0.02)
     assert process.status() == psutil.STATUS_ZOMBIE  # killed when its thread ended; left for us to reap
     process.wait(timeout=5)
+
+
+def test_a_background_job_of_the_task_ends_with_it(tmp_path: Path) -> None:
+    """``sleep 60 &`` with its output redirected stays in the task's group: it dies when the task ends."""
+    pid_file = tmp_path / "job.pid"
+    result = run_process(["/bin/sh", "-c", f"sleep 60 >/dev/null 2>&1 & echo $! > {pid_file}"], cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin"}, log_path=tmp_path / "out.log", timeout=60,
+                         processes=ProcessRegistry(), masker=Masker())
+    assert result.returncode == 0
+    job = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(job) and psutil.Process(job).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the background job outlived its task"
+        time.sleep(0.05)
+
+
+def test_a_process_outside_the_group_holding_the_output_cannot_hang_the_task(tmp_path: Path) -> None:
+    """``setsid`` escapes the group; it keeps stdout open for a minute, the task returns after the grace."""
+    pid_file = tmp_path / "daemon.pid"
+    started = time.monotonic()
+    result = run_process(["/bin/sh", "-c", f"setsid sh -c 'echo $$ > {pid_file}; exec sleep 60' & sleep 0.5; echo done"],
+                         cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, log_path=tmp_path / "out.log", timeout=None,
+                         processes=ProcessRegistry(), masker=Masker())
+    seconds = time.monotonic() - started
+    try:
+        assert result.returncode == 0
+        assert seconds < LEFTOVER_OUTPUT_SECONDS + 10, f"{seconds:.1f}s: the pump waited for the escaped process"
+        assert "output no longer read" in (tmp_path / "out.log").read_text()
+    finally:
+        psutil.Process(int(pid_file.read_text())).kill()
