@@ -1,4 +1,9 @@
-"""Dependencies of the routers: the run service (swappable in tests) and bearer-token auth."""
+"""Dependencies of the routers: the run service (swappable in tests) and bearer-token auth.
+
+Both are ``async`` although they never await: FastAPI runs a sync dependency in its thread pool,
+a thread hop per dependency on every request (measured: most of the CPU of a cached
+``GET /pipelines``, see benchmarks/results/api_pipelines_latency.md).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,12 @@ from orchestra_local.api.service import RunService
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_service(request: Request) -> RunService:
+async def get_service(request: Request) -> RunService:
     """The app's :class:`RunService` (set by ``create_app``)."""
     return request.app.state.service
 
 
-def require_token(
+async def require_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008 - FastAPI idiom
 ) -> None:
     """Accept ``Authorization: Bearer <token>`` with the server's token; 401 otherwise.

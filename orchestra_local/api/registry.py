@@ -236,6 +236,18 @@ class PipelineRegistry:
             cached.derived[name] = value
         return value
 
+    def is_cached(self, pipeline: PipelineFile, name: str) -> bool:
+        """True when :meth:`derive` of ``name`` would answer from the cache: one ``stat``, never a
+        wait on a file being validated, so an async route may call it on the event loop."""
+        try:
+            stat = pipeline.path.stat()
+        except OSError:
+            return False
+        with self._lock:
+            cached = self._cache.get(pipeline.path)
+            return (cached is not None and cached.stat_key == (stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino)
+                    and (cached.error is not None or name in cached.derived))
+
     def _entry(self, pipeline: PipelineFile) -> _Cached:
         path = pipeline.path
         with self._lock:
