@@ -19,6 +19,7 @@ import copy
 import ctypes
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,6 +234,24 @@ def _terminate_group(process: subprocess.Popen[bytes]) -> None:
     threading.Thread(target=_finish, name=f"kill-{process.pid}", daemon=True).start()
 
 
+SETPRIV = shutil.which("setpriv")
+"""util-linux's ``setpriv``: sets the parent-death signal and execs the task, so the runner can
+spawn with ``vfork`` (a ``preexec_fn`` forces a full ``fork`` of the runner: ~25 ms per task for a
+runner that has imported dbt, measured with benchmarks/engine_overhead.py)."""
+
+
+def die_with_parent(argv: Sequence[str], *, use_setpriv: bool = True) -> tuple[list[str], Callable[[], None] | None]:
+    """``(argv, preexec_fn)`` for a child that gets SIGKILL when the thread that started it dies.
+
+    Linux: through ``setpriv --pdeathsig KILL`` when it is installed (the signal survives its
+    exec), else through :func:`_die_with_parent`; elsewhere unchanged (the guard process still
+    ends the task's group when the runner dies).
+    """
+    if use_setpriv and SETPRIV and sys.platform.startswith("linux"):
+        return [SETPRIV, "--pdeathsig", "KILL", "--", *argv], None
+    return list(argv), _die_with_parent()
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` giving the child SIGKILL when the thread that forked it dies (Linux only).
 
@@ -283,9 +302,10 @@ def run_process(
         OSError: When the program cannot be started (e.g. ``cwd`` vanished).
     """
     started = time.monotonic()
+    launch, preexec = die_with_parent(argv)
     process = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent(),
+        launch, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec,
     )
     timed_out = threading.Event()
 

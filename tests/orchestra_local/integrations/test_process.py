@@ -14,8 +14,9 @@ import pytest
 from orchestra_local.integrations.process import (
     LEFTOVER_OUTPUT_SECONDS,
     MAX_LINE_CHARS,
+    SETPRIV,
     ProcessRegistry,
-    _die_with_parent,
+    die_with_parent,
     run_process,
 )
 from orchestra_local.masking import Masker
@@ -60,16 +61,19 @@ def test_short_lines_are_unchanged(tmp_path: Path) -> None:
     assert lines == ["a", "", "b" * MAX_LINE_CHARS, "b" * (70000 - MAX_LINE_CHARS), "c"]
 
 
-def test_a_child_dies_with_the_thread_that_started_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("use_setpriv", [True, False], ids=["setpriv", "preexec"])
+def test_a_child_dies_with_the_thread_that_started_it(tmp_path: Path, use_setpriv: bool) -> None:
     """PR_SET_PDEATHSIG: the thread that forked the child ends (as a worker thread killed by an
     escaping error would) while the child would sleep a minute: the kernel kills the child."""
+    if use_setpriv and SETPRIV is None:
+        pytest.skip("setpriv (util-linux) is not installed")
     started: list[int] = []
     pidfile = tmp_path / "pid"
 
     def start_and_die() -> None:
-        child = subprocess.Popen([sys.executable, "-c", f"import os,time; open({str(pidfile)!r},'w').write("
-                                  f"str(os.getpid())); time.sleep(60)"], preexec_fn=_die_with_parent(),
-                                 start_new_session=True)
+        argv, preexec = die_with_parent([sys.executable, "-c", f"import os,time; open({str(pidfile)!r},'w')"
+                                         f".write(str(os.getpid())); time.sleep(60)"], use_setpriv=use_setpriv)
+        child = subprocess.Popen(argv, preexec_fn=preexec, start_new_session=True)
         started.append(child.pid)
         deadline = time.monotonic() + 30
         while not pidfile.exists() and time.monotonic() < deadline:
