@@ -252,45 +252,99 @@ def write_cases(cases: list[Case], folder: Path) -> list[Path]:
 
 
 def run_batch(paths: list[Path], check_agreement_every: int = 0) -> dict[str, Any]:
-    """Validate each file in this process as ``orchestra-local validate`` does.
+    """Validate each file as ``orchestra-local validate`` does.
+
+    Generated cases (alias bombs, deep nesting, huge matrices and strings, wide groups: the ones that
+    test the bounds) are each validated in a child forked for that file alone, so a case's peak
+    memory is what ``orchestra-local validate FILE`` needs for it. Orchestra's validator is a
+    GraalVM native library whose heap keeps garbage across calls, so in one process the peak after
+    many large files says more about its collector than about any file. The mutations of real
+    pipelines are validated one after another in this process, as ``validate`` does for a folder.
 
     Returns:
-        ``{"cases": [{"name", "exit", "seconds", "cpu_seconds", "peak_rss_bytes", "located", "message",
-        "refused_but_orchestra_accepts"}], "peak_rss_bytes"}``; ``exit`` is 0 (valid), 2 (invalid) or
-        ``"crash"`` with the exception; a case's ``peak_rss_bytes`` is the process's peak so far, so
-        the case that raised it is the one that needed it.
+        ``{"cases": [{"name", "exit", "seconds", "cpu_seconds", "peak_rss_bytes", "isolated",
+        "located", "message", "refused_but_orchestra_accepts"}], "peak_rss_bytes"}``; ``exit`` is 0
+        (valid), 2 (invalid) or ``"crash"`` with the exception. An isolated case's
+        ``peak_rss_bytes`` is its child's peak; an in-process case's is this process's peak so far
+        (the case that raised it is the one that needed it). The top-level ``peak_rss_bytes`` is
+        this process's peak, over the in-process cases only.
     """
+    from orchestra_local.spec.loader import validate_file  # imported before forking: the children share it
+
+    isolated = [path for path in paths if _generated(path)]
+    in_process = [path for path in paths if not _generated(path)]
+    results = {path: _isolated_case(path, check_agreement_every) for path in isolated}
+    for index, path in enumerate(in_process):
+        results[path] = _case(validate_file, path, check_agreement_every and index % check_agreement_every == 0)
+    return {"cases": [results[path] for path in paths], "peak_rss_bytes": peak_rss_bytes()}
+
+
+def _generated(path: Path) -> bool:
+    return path.stem.split("_", 1)[-1] in GENERATORS
+
+
+def _case(validate_file: Callable[[Path], Any], path: Path, check_agreement: bool) -> dict[str, Any]:
+    """Validate one file in this process; the record ``run_batch`` documents."""
     from orchestra_local.errors import InvalidInputError, PipelineValidationError
-    from orchestra_local.spec.loader import validate_file
     from orchestra_local.spec.orchestra_lang import orchestra_problems
     from orchestra_local.spec.yaml_source import parse_text
 
-    results = []
-    for index, path in enumerate(paths):
-        started, cpu = time.perf_counter(), time.process_time()
-        record: dict[str, Any] = {"name": path.name}
-        try:
-            validate_file(path)
-            record.update(exit=0, located=True, message="")
-        except PipelineValidationError as exc:
-            located = bool(exc.problems) and all(p.file and p.line is not None for p in exc.problems)
-            record.update(exit=2, located=located, message=exc.problems[0].human()[:300])
-            if check_agreement_every and index % check_agreement_every == 0:
-                try:
-                    _, document = parse_text(path.read_bytes().decode("utf-8"), str(path))
-                except (PipelineValidationError, UnicodeDecodeError):
-                    pass  # refused before any validator saw it (syntax, encoding, limits)
-                else:
-                    record["refused_but_orchestra_accepts"] = not orchestra_problems(document)
-        except InvalidInputError as exc:
-            record.update(exit=2, located=False, message=str(exc)[:300])
-        except Exception as exc:  # noqa: BLE001 - what the fuzz test exists to find
-            record.update(exit="crash", located=False, message=f"{type(exc).__name__}: {exc}"[:300])
-        record["seconds"] = round(time.perf_counter() - started, 4)
-        record["cpu_seconds"] = round(time.process_time() - cpu, 4)
-        record["peak_rss_bytes"] = peak_rss_bytes()
-        results.append(record)
-    return {"cases": results, "peak_rss_bytes": peak_rss_bytes()}
+    started, cpu = time.perf_counter(), time.process_time()
+    record: dict[str, Any] = {"name": path.name}
+    try:
+        validate_file(path)
+        record.update(exit=0, located=True, message="")
+    except PipelineValidationError as exc:
+        located = bool(exc.problems) and all(p.file and p.line is not None for p in exc.problems)
+        record.update(exit=2, located=located, message=exc.problems[0].human()[:300])
+        if check_agreement:
+            try:
+                _, document = parse_text(path.read_bytes().decode("utf-8"), str(path))
+            except (PipelineValidationError, UnicodeDecodeError):
+                pass  # refused before any validator saw it (syntax, encoding, limits)
+            else:
+                record["refused_but_orchestra_accepts"] = not orchestra_problems(document)
+    except InvalidInputError as exc:
+        record.update(exit=2, located=False, message=str(exc)[:300])
+    except Exception as exc:  # noqa: BLE001 - what the fuzz test exists to find
+        record.update(exit="crash", located=False, message=f"{type(exc).__name__}: {exc}"[:300])
+    record["seconds"] = round(time.perf_counter() - started, 4)
+    record["cpu_seconds"] = round(time.process_time() - cpu, 4)
+    record["peak_rss_bytes"] = peak_rss_bytes()
+    record["isolated"] = False
+    return record
+
+
+def _isolated_case(path: Path, check_agreement: bool) -> dict[str, Any]:
+    """Validate one file in a forked child whose peak memory starts from this process's size.
+
+    Forks only while Orchestra's validator is not loaded here (its GraalVM runtime has threads a
+    fork would not copy); the child loads it, as a fresh ``validate`` process does.
+    """
+    import os
+
+    from orchestra_local.spec.loader import validate_file
+
+    if "oml_lang" in sys.modules:
+        raise RuntimeError("isolated cases must run before Orchestra's validator is loaded in this process")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reset the peak to the current size, validate, report, exit
+        os.close(reader)
+        Path("/proc/self/clear_refs").write_text("5")
+        record = _case(validate_file, path, check_agreement)
+        record["isolated"] = True
+        with os.fdopen(writer, "w") as sink:
+            json.dump(record, sink)
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as source:
+        report = source.read()
+    _, status = os.waitpid(pid, 0)
+    if report:
+        return json.loads(report)
+    return {"name": path.name, "exit": "crash", "located": False, "isolated": True, "seconds": 0.0,
+            "cpu_seconds": 0.0, "peak_rss_bytes": 0, "message": f"child ended with status {status} and no report"}
 
 
 def peak_rss_bytes() -> int:

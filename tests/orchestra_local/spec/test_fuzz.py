@@ -2,9 +2,10 @@
 
 Files are generated from the real pipelines and the corpus (``fuzzing.py``: byte, line and
 structure mutations, alias bombs, deep nesting, huge matrices and strings, wide groups) and
-validated in batch subprocesses (in process per file, for speed) and a handful through the real
-CLI. Every file must end valid (exit 0) or invalid (exit 2) with every problem located (file and
-line), never a traceback; none may take more than 5 s of CPU or push a process past 500 MB, and
+validated in batch subprocesses (the generated ones each in a child forked for it, the mutations one
+after another in the batch process) and a handful through the real CLI. Every file must end valid
+(exit 0) or invalid (exit 2) with every problem located (file and line), never a traceback; none may
+take more than 5 s of CPU or need more than 500 MB, no batch process may pass 500 MB, and
 none that Orchestra's validator accepts may be refused. ``benchmarks/validate_fuzz.py`` runs the
 same with more files and prints the distribution.
 """
@@ -62,6 +63,11 @@ def test_no_case_is_slow_or_big(batches: list[dict[str, Any]]) -> None:
     cases = [case for batch in batches for case in batch["cases"]]
     slow = [(case["name"], case["cpu_seconds"]) for case in cases if case["cpu_seconds"] > MAX_CPU_SECONDS]
     assert not slow, slow
+    isolated = [case for case in cases if case["isolated"]]
+    assert len(isolated) > 100  # every generated case: alias bombs, deep nesting, huge matrices...
+    big = [(case["name"], case["peak_rss_bytes"]) for case in isolated if case["peak_rss_bytes"] >= MAX_RSS_BYTES]
+    assert not big, big
+    # The mutations of real pipelines, validated one after another in one process as for a folder.
     assert max(batch["peak_rss_bytes"] for batch in batches) < MAX_RSS_BYTES
 
 
