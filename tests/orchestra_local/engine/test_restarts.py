@@ -103,8 +103,10 @@ def run_selected(counted: Path, task_ids: list[str], continue_downstream: bool):
     request = RunRequest(inputs={"label": "y"}, task_ids=task_ids, continue_downstream=continue_downstream,
                          env=dict(os.environ))
     outcome = prepare_run(load_file(path), request, settings=settings, store=store).execute()
-    statuses = {r["task_id"]: r["status"] for r in store.list_task_runs(outcome.pipeline_run_id)
-                if not r["matrix_parent_id"]}
+    records = store.list_task_runs(outcome.pipeline_run_id)
+    statuses = {r["task_id"]: r["status"] for r in records if not r["matrix_parent_id"]}
+    if outcome.status != "SUCCEEDED":  # say why in the assertion that follows
+        statuses["messages"] = [(r["task_id"], r["status"], r["message"]) for r in records]
     return outcome, statuses, store
 
 
@@ -122,7 +124,7 @@ def test_selected_tasks_run_and_the_rest_is_skipped(
     run_pipeline(pipeline(log, gate), inputs={"label": "first"})
     log.unlink()
     outcome, statuses, store = run_selected(counted, task_ids, downstream)
-    assert outcome.status == "SUCCEEDED"
+    assert outcome.status == "SUCCEEDED", statuses
     assert sorted(executions(log)) == expected_runs
     skipped = [task for task, status in statuses.items() if status == "SKIPPED"]
     assert all(not any(task in name for name in expected_runs) for task in skipped)
