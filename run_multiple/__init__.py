@@ -1,0 +1,6 @@
+"""Many pipeline runs from one JSON config, against hosted Orchestra's API or ``orchestra-local serve``.
+
+``config.py`` reads and checks the config (Orchestra's ``run_multiple_pipelines`` shape plus
+backfills), ``windows.py`` cuts a date range into windows, ``plan.py`` expands the config into the
+ordered list of runs to start. The entry point is ``run_multiple_pipelines.py`` at the repo root.
+"""
