@@ -6,7 +6,7 @@ bombs, many aliases, deep nesting, huge matrices, huge strings and expressions, 
 
 The batch runner validates each file exactly as ``orchestra-local validate`` does
 (``spec.loader.validate_file``) and reports, per case, the exit code the command would give, the
-time taken and whether every problem is located (file and line), plus the process's peak RSS::
+time taken and whether every problem is located (file and line), plus peak RSS (see ``run_batch``)::
 
     python tests/orchestra_local/spec/fuzzing.py CASES_DIR [--check-agreement-every N]
 
@@ -273,7 +273,7 @@ def run_batch(paths: list[Path], check_agreement_every: int = 0) -> dict[str, An
 
     isolated = [path for path in paths if _generated(path)]
     in_process = [path for path in paths if not _generated(path)]
-    results = {path: _isolated_case(path, check_agreement_every) for path in isolated}
+    results = {path: _isolated_case(path, bool(check_agreement_every)) for path in isolated}
     for index, path in enumerate(in_process):
         results[path] = _case(validate_file, path, check_agreement_every and index % check_agreement_every == 0)
     return {"cases": [results[path] for path in paths], "peak_rss_bytes": peak_rss_bytes()}
@@ -329,14 +329,16 @@ def _isolated_case(path: Path, check_agreement: bool) -> dict[str, Any]:
         raise RuntimeError("isolated cases must run before Orchestra's validator is loaded in this process")
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: reset the peak to the current size, validate, report, exit
-        os.close(reader)
-        Path("/proc/self/clear_refs").write_text("5")
-        record = _case(validate_file, path, check_agreement)
-        record["isolated"] = True
-        with os.fdopen(writer, "w") as sink:
-            json.dump(record, sink)
-        os._exit(0)
+    if pid == 0:  # the child: reset the peak to the current size, validate, report, and never return
+        try:
+            os.close(reader)
+            Path("/proc/self/clear_refs").write_text("5")
+            record = _case(validate_file, path, check_agreement)
+            record["isolated"] = True
+            with os.fdopen(writer, "w") as sink:
+                json.dump(record, sink)
+        finally:
+            os._exit(0)  # an error leaves no report: the parent records the case as a crash
     os.close(writer)
     with os.fdopen(reader) as source:
         report = source.read()
