@@ -212,24 +212,60 @@ class ProcessResult:
     raw_last_stdout_line: str = ""
 
 
+_REAP_LOCK = threading.Lock()
+"""Held while a task's group is signalled by its leader's pid and while the leader is reaped: a
+group is signalled only while its leader is not reaped (alive or a zombie), so the pid, and with it
+the group id, cannot have been given to another process."""
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> bool:
+    """Signal the task's process group unless its leader was reaped; whether it was signalled."""
+    with _REAP_LOCK:
+        if process.returncode is not None:
+            return False  # reaped: its pid may belong to anyone now (run_process killed the group before)
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:  # the whole group is already gone
+            return False
+        return True
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
-        os.killpg(process.pid, signal.SIGKILL)
+    _signal_group(process, signal.SIGKILL)
+
+
+def _exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the leader has exited, without reaping it (only ``run_process`` reaps)."""
+    if process.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _wait_unreaped(process: subprocess.Popen[bytes]) -> None:
+    """Block until the leader has exited, leaving it a zombie so its group can still be signalled."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
 
 
 def _terminate_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after a grace period."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if not _signal_group(process, signal.SIGTERM):
         return
 
     def _finish() -> None:
         # Whether or not the leader exits within the grace period, SIGKILL the group afterwards
-        # so children that ignored SIGTERM do not outlive the task.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=KILL_GRACE_SECONDS)
+        # so children that ignored SIGTERM do not outlive the task (skipped once the leader was
+        # reaped: run_process killed the group just before).
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while not _exited(process) and time.monotonic() < deadline:
+            time.sleep(0.05)
         _kill_group(process)
+        with _REAP_LOCK:  # reap it if nobody will (run_process raised): no zombie is left behind
+            if process.returncode is None and _exited(process):
+                process.wait()
 
     threading.Thread(target=_finish, name=f"kill-{process.pid}", daemon=True).start()
 
@@ -320,9 +356,12 @@ def run_process(
             timer.daemon = True
             timer.start()
         raw_last_stdout, tail = _pump(process, log_path, masker)
-        returncode = process.wait()
-        # Background jobs of the task (`cmd &`) end with it, as in Orchestra's per-task container.
+        _wait_unreaped(process)
+        # Background jobs of the task (`cmd &`) end with it, as in Orchestra's per-task container;
+        # killed while the leader is a zombie, so the group id is still the task's.
         _kill_group(process)
+        with _REAP_LOCK:
+            returncode = process.wait()
     except BaseException:
         _terminate_group(process)  # e.g. KeyboardInterrupt in the sequential path: leave no orphan
         raise
@@ -391,7 +430,7 @@ def _pump(process: subprocess.Popen[bytes], log_path: Path, masker: Masker) -> t
 
         exited_at: float | None = None
         while selector.get_map():
-            if process.poll() is not None:
+            if _exited(process):
                 exited_at = exited_at or time.monotonic()
                 if time.monotonic() - exited_at > LEFTOVER_OUTPUT_SECONDS:
                     log.write(f"[orchestra-local] the task's process exited {LEFTOVER_OUTPUT_SECONDS:g} s ago but a "

@@ -118,3 +118,29 @@ def test_a_process_outside_the_group_holding_the_output_cannot_hang_the_task(tmp
         assert "output no longer read" in (tmp_path / "out.log").read_text()
     finally:
         psutil.Process(int(pid_file.read_text())).kill()
+
+
+def test_no_group_is_signalled_by_a_pid_once_its_leader_was_reaped(tmp_path: Path, monkeypatch) -> None:
+    """A reaped leader's pid (the group id) may belong to another process: nothing signals it any more."""
+    from orchestra_local.integrations import process as module
+
+    signalled: list[tuple[int, int]] = []
+    real_killpg = module.os.killpg
+
+    def recording_killpg(pgid: int, signum: int) -> None:
+        signalled.append((pgid, signum))
+        real_killpg(pgid, signum)
+
+    monkeypatch.setattr(module.os, "killpg", recording_killpg)
+    registry = ProcessRegistry()
+    result = run_process(["/bin/sh", "-c", "sleep 0.2 &"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                         log_path=tmp_path / "out.log", timeout=60, processes=registry, masker=Masker())
+    assert result.returncode == 0
+    assert len(signalled) == 1  # the group's background job, killed while the leader was a zombie
+    del signalled[:]
+    popen = subprocess.Popen(["/bin/true"], start_new_session=True)
+    popen.wait()
+    module._terminate_group(popen)  # what cancel_all and kill_all do with a process they still track
+    module._kill_group(popen)
+    time.sleep(0.2)
+    assert signalled == []
