@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -39,7 +40,7 @@ def test_the_last_window_is_clipped_and_windows_cover_the_range_once() -> None:
 def test_month_steps_from_a_31st_stay_contiguous() -> None:
     windows = expand(date(2024, 1, 31), date(2024, 4, 30), Step(1, "month"))
     assert [w.start for w in windows] == [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31), date(2024, 4, 30)]
-    assert all(later.start.toordinal() == earlier.end.toordinal() + 1 for earlier, later in zip(windows, windows[1:]))
+    assert all(later.start.toordinal() == earlier.end.toordinal() + 1 for earlier, later in itertools.pairwise(windows))
 
 
 def test_one_day_range_and_newest_first() -> None:
