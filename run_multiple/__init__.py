@@ -2,5 +2,6 @@
 
 ``config.py`` reads and checks the config (Orchestra's ``run_multiple_pipelines`` shape plus
 backfills), ``windows.py`` cuts a date range into windows, ``plan.py`` expands the config into the
-ordered list of runs to start, ``state.py`` records them and decides what a resumed batch does. The entry point is ``run_multiple_pipelines.py`` at the repo root.
+ordered list of runs to start, ``state.py`` records them and decides what a resumed batch does.
+The entry point, ``run_multiple_pipelines.py`` at the repo root, is still to come (issue 10).
 """
