@@ -3,6 +3,9 @@ r"""Ingest one source table into one destination table.
 Rows stream from the source in Arrow batches into a local Parquet staging file, then land in
 the destination in one transaction (replace, append or merge on the primary key). Incremental
 runs keep their watermark in the destination, so re-running the same window changes nothing.
+A window load (--end-value, for backfills) reads only --initial-value <= COL <= --end-value,
+both inclusive, and neither reads nor moves the watermark: with merge, re-running a window
+changes nothing.
 The last line of stdout is a JSON summary; progress and errors go to stderr.
 
 environment:
@@ -17,6 +20,8 @@ examples:
   python -m ingest --source sql --table lineitem --write-disposition replace
   python -m ingest --source sql --schema sales --table orders \
       --incremental-cursor o_orderdate --initial-value 1998-01-01
+  python -m ingest --source sql --table orders --incremental-cursor o_orderdate \
+      --initial-value 1995-01-01 --end-value 1995-01-31
 
 exit codes: 0 the data landed, 1 failure (destination unchanged), 2 invalid arguments,
 130 interrupted.
@@ -108,7 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--initial-value",
         metavar="VALUE",
-        help="lower bound of the first incremental run, in COL's type (e.g. 1998-01-01)",
+        help="lower bound of the first incremental run (with --end-value: the window's "
+        "inclusive start), in COL's type (e.g. 1998-01-01)",
+    )
+    load.add_argument(
+        "--end-value",
+        metavar="VALUE",
+        help="window load (backfill): read only --initial-value <= COL <= VALUE (both "
+        "inclusive), in COL's type; the stored watermark is neither used nor changed; needs "
+        "--incremental-cursor and --initial-value, and merge or append",
     )
     load.add_argument(
         "--batch-size",
@@ -148,6 +161,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         primary_key=args.primary_key,
         incremental_cursor=args.incremental_cursor,
         initial_value=args.initial_value,
+        end_value=args.end_value,
         batch_size=args.batch_size,
     )
 

@@ -27,7 +27,11 @@ class IngestConfig:
         write_disposition: replace, append or merge.
         primary_key: Merge key given on the command line; None to use the source's declared key.
         incremental_cursor: Cursor column for incremental loads; None for full loads.
-        initial_value: Text form of the lower bound used when no watermark is stored yet.
+        initial_value: Text form of the lower bound used when no watermark is stored yet; in
+            window mode, the window's inclusive start.
+        end_value: Text form of the inclusive end of a window load (backfill): with it, the
+            run reads ``initial_value <= incremental_cursor <= end_value`` and loads the rows
+            as a plain (non-incremental) load, neither reading nor storing a watermark.
         batch_size: Rows per batch read from the source; bounds memory.
 
     Raises:
@@ -45,6 +49,7 @@ class IngestConfig:
     primary_key: tuple[str, ...] | None = None
     incremental_cursor: str | None = None
     initial_value: str | None = None
+    end_value: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
@@ -64,6 +69,16 @@ class IngestConfig:
                 raise UsageError("--primary-key applies to --write-disposition merge only")
             if not self.primary_key or not all(self.primary_key):
                 raise UsageError("--primary-key needs one or more comma-separated column names")
+        if self.end_value is not None:
+            if self.incremental_cursor is None:
+                raise UsageError("--end-value needs --incremental-cursor")
+            if self.initial_value is None:
+                raise UsageError("--end-value needs --initial-value (the window's start)")
+            if self.write_disposition is WriteDisposition.REPLACE:
+                raise UsageError(
+                    "--end-value cannot be combined with --write-disposition replace (a replace "
+                    "would drop the rows outside the window); use merge or append"
+                )
         if self.initial_value is not None and self.incremental_cursor is None:
             raise UsageError("--initial-value needs --incremental-cursor")
         if self.incremental_cursor is not None and (
@@ -73,3 +88,8 @@ class IngestConfig:
                 "--incremental-cursor cannot be combined with --write-disposition replace "
                 "(a replace always reloads the whole table)"
             )
+
+    @property
+    def window(self) -> bool:
+        """True for a window load (``--end-value``): bounded read, no watermark."""
+        return self.end_value is not None

@@ -1,4 +1,10 @@
-"""One ingestion run: describe the source table, stage its rows locally, apply them atomically."""
+"""One ingestion run: describe the source table, stage its rows locally, apply them atomically.
+
+An incremental run reads from the stored watermark (else ``--initial-value``) on and stores the
+new watermark with the data. A window run (``--end-value``) reads ``--initial-value <= cursor <=
+--end-value`` and loads those rows as a plain merge or append: the watermark is neither read nor
+written, so backfilling a window never moves the incremental load's position.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.config import IngestConfig
 from ingest.destinations import (
@@ -51,7 +60,8 @@ class IngestSummary:
         rows_read: Rows read from the source.
         rows_written: Rows inserted or updated in the destination.
         seconds: Wall-clock duration of the run, in seconds.
-        watermark: Watermark stored after the run; None when the run is not incremental.
+        watermark: Watermark stored after the run; None when the run is not incremental (or
+            is a window load).
     """
 
     table: str
@@ -97,12 +107,15 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
     try:
         table = source.describe(config.table)
         key = _primary_key(config, table)
-        lower_bound = _lower_bound(config, table, destination)
+        bound = _cursor_filter(config, table, destination)
+        # A window load is a plain load of the rows read: no watermark is compared or stored.
+        incremental = None if config.window else config.incremental_cursor
+        lower_bound = None if bound is None or incremental is None else bound.lower_bound
         logger.info("ingesting %s into %s (%s)", config.table, target, config.write_disposition)
         with StagingArea(destination.staging_parent()) as area:
-            staged = _stage(config, source, table, lower_bound, area)
+            staged = _stage(config, source, table, bound, area)
             logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
-            watermark = later(lower_bound, staged.maximum) if config.incremental_cursor else None
+            watermark = later(lower_bound, staged.maximum) if incremental else None
             rows_written = destination.load(
                 LoadRequest(
                     schema=config.destination_schema,
@@ -111,7 +124,7 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
                     write_disposition=config.write_disposition,
                     primary_key=key,
                     primary_key_unique=table.primary_key_enforced and key == table.primary_key,
-                    cursor_column=config.incremental_cursor,
+                    cursor_column=incremental,
                     lower_bound=lower_bound,
                     watermark=watermark,
                 )
@@ -161,17 +174,44 @@ def _primary_key(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:
     return key
 
 
-def _lower_bound(
+def _cursor_filter(
     config: IngestConfig, table: SourceTable, destination: Destination
+) -> CursorFilter | None:
+    """The rows to read: a window, else those from the lower bound on, else all (None)."""
+    cursor = config.incremental_cursor
+    if cursor is None:
+        return None
+    cursor_type = table.schema.field(cursor).type
+    if config.window:
+        start = _parse_option("--initial-value", config.initial_value, cursor, cursor_type)
+        end = _parse_option("--end-value", config.end_value, cursor, cursor_type)
+        if end < start:  # type: ignore[operator]
+            raise UsageError(
+                f"--end-value {config.end_value} is before --initial-value {config.initial_value}"
+            )
+        return CursorFilter(cursor, start, upper_bound=end)
+    lower_bound = _lower_bound(config, cursor, cursor_type, destination)
+    return None if lower_bound is None else CursorFilter(cursor, lower_bound)
+
+
+def _parse_option(
+    option: str, text: str | None, cursor: str, cursor_type: pa.DataType
+) -> CursorValue:
+    """A command-line bound parsed with the cursor column's type; UsageError if invalid."""
+    assert text is not None  # IngestConfig checks that a window has both bounds
+    try:
+        return parse_cursor_value(text, cursor_type)
+    except ValueError as exc:
+        raise UsageError(f"{option} for cursor column {cursor!r}: {exc}") from exc
+
+
+def _lower_bound(
+    config: IngestConfig, cursor: str, cursor_type: pa.DataType, destination: Destination
 ) -> CursorValue | None:
     """The inclusive lower bound of an incremental read.
 
     It is the stored watermark, else ``--initial-value``, else None (read everything).
     """
-    cursor = config.incremental_cursor
-    if cursor is None:
-        return None
-    cursor_type = table.schema.field(cursor).type
     state = destination.read_state(config.destination_schema, config.destination_table)
     if state is not None and state.cursor_column != cursor:
         raise StateError(
@@ -186,10 +226,7 @@ def _lower_bound(
             raise StateError(f"stored watermark of cursor {cursor!r}: {exc}") from exc
     if config.initial_value is None:
         return None
-    try:
-        return parse_cursor_value(config.initial_value, cursor_type)
-    except ValueError as exc:
-        raise UsageError(f"--initial-value for cursor column {cursor!r}: {exc}") from exc
+    return _parse_option("--initial-value", config.initial_value, cursor, cursor_type)
 
 
 @dataclass(frozen=True)
@@ -205,12 +242,15 @@ def _stage(
     config: IngestConfig,
     source: Source,
     table: SourceTable,
-    lower_bound: CursorValue | None,
+    bound: CursorFilter | None,
     area: StagingArea,
 ) -> _Staged:
-    """Stream the source table into a Parquet file; track rows and the cursor's maximum."""
+    """Stream the source table into a Parquet file; track rows and the cursor's maximum.
+
+    A window's bounds are applied to every batch, whatever the source pushed down.
+    """
     cursor = config.incremental_cursor
-    bound = None if cursor is None or lower_bound is None else CursorFilter(cursor, lower_bound)
+    window = bound if bound is not None and bound.upper_bound is not None else None
     rows = 0
     maximum: CursorValue | None = None
     started = last_report = time.perf_counter()
@@ -219,6 +259,10 @@ def _stage(
         contextlib.closing(source.read(table, config.batch_size, bound)) as batches,
     ):
         for batch in batches:
+            if window is not None:
+                batch = _in_window(batch, window)
+                if not batch.num_rows:
+                    continue
             stager.write(batch)
             rows += batch.num_rows
             if cursor is not None:
@@ -230,3 +274,16 @@ def _stage(
                 last_report = now
         path = stager.finish()
     return _Staged(path, rows, maximum)
+
+
+def _in_window(batch: pa.RecordBatch, window: CursorFilter) -> pa.RecordBatch:
+    """The rows of a batch with ``lower_bound <= cursor <= upper_bound`` (null cursors dropped).
+
+    The ``rest`` and ``salesforce`` sources push down only the lower bound (Salesforce lowers
+    it by ``--lookback-minutes``), so both bounds are checked here.
+    """
+    column = batch.column(window.column)
+    lower = pa.scalar(window.lower_bound, type=column.type)
+    upper = pa.scalar(window.upper_bound, type=column.type)
+    inside = pc.and_(pc.greater_equal(column, lower), pc.less_equal(column, upper))
+    return batch.filter(inside)  # a null comparison drops the row

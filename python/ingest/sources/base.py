@@ -2,7 +2,9 @@
 
 A source knows nothing about destinations, staging or write dispositions. It reports the Arrow
 schema and primary key of a table and yields record batches of that schema, optionally only the
-rows whose cursor column is at least a lower bound (incremental loads).
+rows whose cursor column is at least a lower bound (incremental loads) and, where the source can
+push it down, at most an upper bound (window loads; the pipeline filters every batch on the upper
+bound too, so a source may ignore it).
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class CursorFilter:
-    """Restrict a read to rows whose cursor column is at or after a lower bound.
+    """Restrict a read to rows whose cursor column is at or after a lower bound (and, for a
+    window load, at or before an upper bound).
 
     Attributes:
         column: Name of the cursor column, e.g. ``updated_at``.
         lower_bound: Rows with ``column >= lower_bound`` are read (inclusive, so rows that share
             the last loaded value and arrived later are not missed).
+        upper_bound: For a window load (``--end-value``), only rows with
+            ``column <= upper_bound`` (inclusive) are wanted; None for no upper limit. Sources
+            that can push it into their query do (``sql``); the others may ignore it, since the
+            pipeline drops the rows above it (and rows with a null cursor) from every batch.
     """
 
     column: str
     lower_bound: CursorValue
+    upper_bound: CursorValue | None = None
 
 
 class Source(Protocol):
@@ -82,7 +90,8 @@ class Source(Protocol):
         Args:
             table: The table, as returned by :meth:`describe`.
             batch_size: Maximum rows per batch; memory use is bounded by a few batches.
-            cursor: Optional lower bound on the cursor column.
+            cursor: Optional lower bound (and optional upper bound, which a source may leave
+                to the pipeline) on the cursor column.
 
         Yields:
             Record batches, all of one schema: ``table.schema``, or for a source that infers

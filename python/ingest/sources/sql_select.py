@@ -2,8 +2,9 @@
 
 The statement names every column (so the order matches the Arrow schema), renders columns that
 Arrow cannot take directly as text (PostgreSQL arrays as JSON, everything else with
-``CAST(... AS TEXT)``), and adds the inclusive lower bound of an incremental read. A custom query
-(``--query``) is wrapped as a subquery, so the cursor filter applies to its result columns.
+``CAST(... AS TEXT)``), and adds the inclusive lower bound of an incremental read (and the
+inclusive upper bound of a window read). A custom query (``--query``) is wrapped as a subquery, so
+the cursor filter applies to its result columns.
 """
 
 from __future__ import annotations
@@ -79,17 +80,19 @@ def compile_select(
     columns: Sequence[SqlColumn],
     cursor: CursorFilter | None,
 ) -> tuple[str, Any]:
-    """Compile ``SELECT <columns> FROM <relation> [WHERE <cursor> >= :bound]`` for a dialect.
+    """Compile ``SELECT <columns> FROM <relation> [WHERE <cursor> >= :lower_bound
+    [AND <cursor> <= :upper_bound]]`` for a dialect.
 
     Args:
         dialect: The source connection's dialect.
         relation: From :func:`table_relation` or :func:`query_relation`.
         columns: Columns to select, in the order of the Arrow schema.
-        cursor: Optional inclusive lower bound; its column must be one of ``columns``.
+        cursor: Optional inclusive lower bound, with an optional inclusive upper bound; its
+            column must be one of ``columns``.
 
     Returns:
         ``(sql, parameters)`` ready for the DBAPI cursor's ``execute``: parameters are a tuple
-        for positional drivers, a dict otherwise, with the bound already processed for the
+        for positional drivers, a dict otherwise, with the bounds already processed for the
         column's type (e.g. SQLite receives dates as ISO text).
 
     Raises:
@@ -99,16 +102,24 @@ def compile_select(
     selected = [_rendered(c, relation.c[c.name], dialect) for c in columns]
     statement = sa.select(*selected).select_from(relation)
     cursor_type: TypeEngine[Any] | None = None
+    bounds: list[str] = []
     if cursor is not None:
         cursor_type = next(c.sqlalchemy_type for c in columns if c.name == cursor.column)
-        bound = sa.bindparam("lower_bound", cursor.lower_bound, type_=cursor_type)
-        statement = statement.where(relation.c[cursor.column] >= bound)
+        column = relation.c[cursor.column]
+        lower = sa.bindparam("lower_bound", cursor.lower_bound, type_=cursor_type)
+        statement = statement.where(column >= lower)
+        bounds.append("lower_bound")
+        if cursor.upper_bound is not None:
+            upper = sa.bindparam("upper_bound", cursor.upper_bound, type_=cursor_type)
+            statement = statement.where(column <= upper)
+            bounds.append("upper_bound")
     compiled = statement.compile(dialect=dialect)
     values = compiled.construct_params()
     if cursor_type is not None:
         process = cursor_type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
-            values["lower_bound"] = process(values["lower_bound"])
+            for name in bounds:
+                values[name] = process(values[name])
     if dialect.positional:
         return str(compiled), tuple(values[name] for name in compiled.positiontup or ())
     return str(compiled), values

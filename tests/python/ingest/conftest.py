@@ -52,6 +52,11 @@ class SourceDatabase:
         with self._engine.connect() as connection:
             return connection.execute(sa.text(statement)).scalar()
 
+    def column(self, statement: str) -> list[Any]:
+        """The first column of every row of a query on the source."""
+        with self._engine.connect() as connection:
+            return list(connection.execute(sa.text(statement)).scalars())
+
     def worker_args(self) -> list[str]:
         """``--source sql`` plus ``--schema`` on PostgreSQL."""
         return ["--source", "sql", *(["--schema", self.schema] if self.schema else [])]

@@ -92,6 +92,9 @@ def test_query_is_described_then_read_with_its_filter(
 
     described, loaded = read(url, query)
     _, filtered = read(url, query, CursorFilter("placed", dt.date(2024, 1, 2)))
+    _, windowed = read(
+        url, query, CursorFilter("placed", dt.date(2024, 1, 1), upper_bound=dt.date(2024, 1, 2))
+    )
 
     doubled_type, doubled = DOUBLED[dialect]
     assert described.name == "big_orders"
@@ -106,6 +109,7 @@ def test_query_is_described_then_read_with_its_filter(
         "label": ["a:b 100%", "a:b 100%"],
     }
     assert filtered.column("id").to_pylist() == [3]
+    assert windowed.column("id").to_pylist() == [1]
 
 
 @pytest.mark.parametrize(

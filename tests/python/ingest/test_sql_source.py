@@ -209,6 +209,44 @@ def test_cursor_filter_is_inclusive(
     assert loaded.column("id").to_pylist() == expected_ids
 
 
+@pytest.mark.parametrize(
+    ("column", "lower", "upper", "expected_ids"),
+    [
+        pytest.param("due", dt.date(2024, 1, 1), dt.date(2024, 1, 2), [1, 2], id="date"),
+        pytest.param("created", dt.datetime(2024, 1, 2, 0, 0), dt.datetime(2024, 1, 2, 0, 0),
+                     [2], id="timestamp"),
+        pytest.param("amount", Decimal("2.000"), Decimal("3.000"), [2, 3], id="decimal"),
+        pytest.param("id", 2, 2, [2], id="integer"),
+    ],
+)  # fmt: skip
+def test_window_filter_is_inclusive_at_both_ends(
+    database: tuple[str, str | None],
+    column: str,
+    lower: object,
+    upper: object,
+    expected_ids: list[int],
+) -> None:
+    url, schema = database
+    table = sa.Table("events", sa.MetaData(schema=schema), *portable_columns())
+    create(
+        url,
+        table,
+        [
+            {"id": i, "due": dt.date(2024, 1, i), "created": dt.datetime(2024, 1, i, 0, 0),
+             "amount": Decimal(i)}
+            for i in (1, 2, 3)
+        ]
+        + [{"id": 4, "due": None, "created": None, "amount": None}],  # NULL: in no window
+    )  # fmt: skip
+    source = SqlSource(make_url(url), schema)
+    try:
+        loaded = read_all(source, "events", CursorFilter(column, lower, upper_bound=upper))
+    finally:
+        source.close()
+
+    assert loaded.column("id").to_pylist() == expected_ids
+
+
 def test_views_are_listed_and_have_no_enforced_key(database: tuple[str, str | None]) -> None:
     url, schema = database
     table = sa.Table("base", sa.MetaData(schema=schema), *portable_columns())

@@ -67,3 +67,18 @@ def test_cursor_without_an_api_parameter_is_filtered_by_the_worker(rest: Rest) -
 
     assert all("updated_since" not in params for params in rest.api.requests_to("/v1/events"))
     assert [row[0] for row in rest.rows("raw.events", "id")] == [5, 6, 7]
+
+
+def test_window_keeps_records_between_its_bounds_without_a_watermark(rest: Rest) -> None:
+    # The API gets only the lower bound (users) or nothing (events); the worker keeps the window.
+    window = ("--initial-value", "2024-01-03T00:00:00Z", "--end-value", "2024-01-05T00:00:00Z")
+
+    users = succeeded(rest.ingest("users", *CURSOR, *window))
+    events = succeeded(rest.ingest("events", *CURSOR, *window, "--write-disposition", "append"))
+
+    assert {r["updated_since"] for r in rest.api.requests_to("/v1/users")} == {"2024-01-03T00:00:00Z"}
+    assert (users["rows_read"], users["rows_written"], users["watermark"]) == (3, 3, None)
+    assert (events["rows_read"], events["rows_written"], events["watermark"]) == (3, 3, None)
+    assert [row[0] for row in rest.rows("raw.users", "id")] == [3, 4, 5]
+    assert [row[0] for row in rest.rows("raw.events", "id")] == [3, 4, 5]
+    assert ("_ingest_state",) not in rest.rows("duckdb_tables()", "table_name")  # no watermark

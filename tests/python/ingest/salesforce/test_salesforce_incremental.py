@@ -70,3 +70,21 @@ def test_lookback_catches_a_late_record_and_a_rerun_changes_nothing(org: Salesfo
     assert [row[:3] for row in org.query("SELECT * FROM raw._ingest_state ORDER BY ALL")] == [
         row[:3] for row in state_before
     ]
+
+
+def test_window_keeps_its_bounds_despite_the_lookback_and_stores_no_watermark(org: SalesforceOrg) -> None:
+    # SOQL carries only the lower bound, lowered by the lookback; the worker applies the window.
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(2020, 1, 2, tzinfo=dt.UTC)
+    ids = org.store.ids("Account")[:4]
+    stamps = [start, end, start - dt.timedelta(minutes=2), end + dt.timedelta(minutes=2)]
+    for record_id, stamp in zip(ids, stamps, strict=True):
+        org.store.update("Account", record_id, {"Rating": "Warm"}, modstamp=stamp)
+    window = ("--initial-value", start.isoformat(), "--end-value", end.isoformat())
+
+    run = org.ingest(*INCREMENTAL, *window, "--lookback-minutes", "5")
+
+    assert run.returncode == 0, run.stderr
+    assert (run.summary["rows_written"], run.summary["watermark"]) == (2, None)
+    assert sorted(row["Id"] for row in org.table("raw.Account")) == sorted(ids[:2])
+    assert org.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_ingest_state'") == [(0,)]
