@@ -4,9 +4,15 @@ One JSON object per line (``.jsonl``), written with ``flush`` and ``fsync`` befo
 so a crash or ``kill -9`` loses at most the line being written (a torn last line is ignored when
 reading). Events, each with ``key`` (``plan.PlannedRun.key``) and ``at`` (ISO 8601, UTC):
 
+* ``{"event": "requested", "pipeline"}``: a start request is about to be sent (its ``at`` is when);
 * ``{"event": "started", "pipeline_run_id", "run"}``: Orchestra accepted the start request;
+* ``{"event": "rejected", "detail"}``: Orchestra refused it (4xx) or it could not be sent: no run;
 * ``{"event": "ended", "pipeline_run_id", "status"}``: the run reached a terminal status;
-* ``{"event": "unknown", "detail"}``: a start request may or may not have reached Orchestra.
+* ``{"event": "unknown", "detail", "requested_at"}``: a start request may or may not have created a
+  run, and looking for it did not tell.
+
+A key whose last event is ``requested`` (killed between sending and recording the answer) is as
+unknown as an ``unknown`` one: a resumed batch looks that run up (``recover.py``), never re-sends.
 
 :func:`decide` turns the events into what a re-run of the same command does with each planned run.
 """
@@ -50,7 +56,7 @@ class Action(StrEnum):
     START = "start"  # never started, or ended and to be reprocessed
     ATTACH = "attach"  # started and not known to have ended: wait for that run, start nothing
     SKIP = "skip"  # ended and not reprocessed
-    UNKNOWN = "unknown"  # a start whose outcome is unknown: never started again automatically
+    UNKNOWN = "unknown"  # a start whose outcome is unknown: looked up again, never re-sent
 
 
 @dataclass(frozen=True)
@@ -60,16 +66,19 @@ class KeyState:
     pipeline_run_id: str | None = None
     status: str | None = None  # a terminal status, or None while running or unknown
     unknown: bool = False
+    requested_at: str | None = None  # when the start request of an unknown outcome was sent (ISO 8601)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A planned run and what to do with it (``pipeline_run_id``: the run to attach to or that ended)."""
+    """A planned run and what to do with it (``pipeline_run_id``: the run to attach to or that ended;
+    ``requested_at``: when an unknown outcome's request was sent)."""
 
     run: PlannedRun
     action: Action
     pipeline_run_id: str | None = None
     status: str | None = None
+    requested_at: str | None = None
 
 
 def default_state_path(config_path: Path) -> Path:
@@ -83,8 +92,8 @@ class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, event: str, key: str, **fields: Any) -> None:
-        """Write one event durably (flushed and fsync'ed) before returning.
+    def append(self, event: str, key: str, **fields: Any) -> dict[str, Any]:
+        """Write one event durably (flushed and fsync'ed) before returning it (with its ``at``).
 
         Raises:
             OSError: The file cannot be written (the caller stops: an unrecorded start is unsafe).
@@ -96,6 +105,7 @@ class StateFile:
             sink.write(line)
             sink.flush()
             os.fsync(sink.fileno())
+        return record
 
     def events(self) -> list[dict[str, Any]]:
         """Every event in order; none when the file does not exist. A torn last line is ignored.
@@ -126,12 +136,16 @@ class StateFile:
         states: dict[str, KeyState] = {}
         for event in self.events():
             key, kind = event["key"], event["event"]
-            if kind == "started":
+            if kind == "requested":
+                states[key] = KeyState(unknown=True, requested_at=event.get("at"))
+            elif kind == "started":
                 states[key] = KeyState(pipeline_run_id=event.get("pipeline_run_id"))
             elif kind == "ended":
                 states[key] = KeyState(pipeline_run_id=event.get("pipeline_run_id"), status=event.get("status"))
+            elif kind == "rejected":
+                states.pop(key, None)
             elif kind == "unknown":
-                states[key] = KeyState(unknown=True)
+                states[key] = KeyState(unknown=True, requested_at=event.get("requested_at"))
         return states
 
 
@@ -143,7 +157,7 @@ def decide(runs: list[PlannedRun], states: dict[str, KeyState], reprocess: Repro
         if state is None:
             decisions.append(Decision(run, Action.START))
         elif state.unknown:
-            decisions.append(Decision(run, Action.UNKNOWN))
+            decisions.append(Decision(run, Action.UNKNOWN, requested_at=state.requested_at))
         elif state.status is None:
             decisions.append(Decision(run, Action.ATTACH, state.pipeline_run_id))
         else:

@@ -75,3 +75,18 @@ def test_other_endings_are_reprocessed_by_default(tmp_path: Path, runs, status: 
     state = StateFile(tmp_path / "batch.jsonl")
     state.append("ended", runs[0].key, pipeline_run_id="r0", status=status)
     assert decide(runs[:1], state.states())[0].action is Action.START
+
+
+def test_a_request_without_a_recorded_answer_is_unknown_with_when_it_was_sent(tmp_path: Path, runs) -> None:
+    state = StateFile(tmp_path / "batch.jsonl")
+    sent = state.append("requested", runs[0].key, pipeline="p")  # killed before the answer was recorded
+    state.append("requested", runs[1].key, pipeline="p")
+    state.append("started", runs[1].key, pipeline_run_id="r1")
+    state.append("requested", runs[2].key, pipeline="p")
+    state.append("unknown", runs[2].key, detail="lost", requested_at="2024-01-01T00:00:00+00:00")
+    state.append("requested", runs[3].key, pipeline="p")
+    state.append("rejected", runs[3].key, detail="HTTP 400: missing input")
+    decisions = decide(runs[:4], state.states())
+    assert [(d.action, d.pipeline_run_id, d.requested_at) for d in decisions] == [
+        (Action.UNKNOWN, None, sent["at"]), (Action.ATTACH, "r1", None),
+        (Action.UNKNOWN, None, "2024-01-01T00:00:00+00:00"), (Action.START, None, None)]
