@@ -23,7 +23,7 @@ from typing import Any
 
 from run_multiple.client import AmbiguousStartError, ApiError, OrchestraClient
 from run_multiple.plan import PlannedRun
-from run_multiple.recover import find_started_run
+from run_multiple.recover import Found, find_started_run
 from run_multiple.state import DONE_STATUSES, TERMINAL_STATUSES, Action, Decision, StateFile
 
 POLL_FIRST_SECONDS = 2.0
@@ -136,9 +136,13 @@ class Batch:
 
     def _look_up(self, view: RunView, requested_at: datetime, why: str) -> None:
         run = view.run
-        found = find_started_run(self.clients[run.workspace], self.pipeline_ids[(run.workspace, run.pipeline)],
-                                 run.run_inputs, requested_at, self.known_run_ids(),
-                                 attempts=self.options.lookup_attempts, delay=self.options.lookup_delay, sleep=self.sleep)
+        try:
+            found = find_started_run(self.clients[run.workspace], self.pipeline_ids[(run.workspace, run.pipeline)],
+                                     run.run_inputs, requested_at, self.known_run_ids(),
+                                     attempts=self.options.lookup_attempts, delay=self.options.lookup_delay,
+                                     sleep=self.sleep)
+        except ApiError as exc:
+            found = Found(None, f"looking for it failed: {exc}")
         if found.pipeline_run_id is None:
             self.state.append("unknown", run.key, detail=f"{why}; {found.explanation}",
                               requested_at=requested_at.isoformat())

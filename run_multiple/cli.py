@@ -208,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             err.print(f"interrupted; the state file {state.path} holds what happened: run the same command to resume",
                       markup=False, soft_wrap=True)
+        except OSError as exc:  # an unrecorded start would be started again by a resumed batch: stop now
+            err.print(f"run_multiple_pipelines: cannot write the state file {state.path}: {exc}; stopped",
+                      markup=False, soft_wrap=True)
+            code = EXIT_FAILED
         if args.output == "json":
             sys.stdout.write(summary_document(batch.views, code) + "\n")
         else:

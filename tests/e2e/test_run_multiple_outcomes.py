@@ -124,3 +124,9 @@ def test_a_failed_run_is_exit_1_and_a_refused_start_is_reported(server: str, tmp
     document = json.loads(result.stdout)
     assert result.returncode == 1 and document["runs"][0]["outcome"] == "rejected"
     assert "HTTP 400" in document["runs"][0]["message"] and "unknown_input" in document["runs"][0]["message"]
+
+
+def test_an_unwritable_state_file_stops_the_batch_before_any_start(server: str, tmp_path: Path) -> None:
+    code, document = batch(tmp_path, server, "--state", "/proc/no-state-here/days.jsonl")
+    assert code == 1 and [run["outcome"] for run in document["runs"]] == ["planned"] * 4
+    assert server_runs() == []
