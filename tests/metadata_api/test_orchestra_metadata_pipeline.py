@@ -146,6 +146,12 @@ def test_the_pipeline_file_runs_the_loader_on_the_local_runner(repo: Path) -> No
     assert TOKEN not in result.stdout + result.stderr
     for table, ids in before.items():  # what the store held before; the loading run itself may be there too
         assert ids and loaded_ids(table) >= ids, table
+    with warehouse() as connection:  # the dbt models over the loaded tables, built by the pipeline's second task
+        runs = dict(connection.execute("select pipeline_run_id, task_run_count from analytics.fct_pipeline_runs "
+                                       "where pipeline_name = 'Two steps'").fetchall())
+        flags = connection.execute("select count(*), count(*) filter (where is_flaky) from analytics.fct_task_runs "
+                                   "where pipeline_name = 'Two steps'").fetchone()
+    assert runs == {run_id: 2 for run_id in before["pipeline_runs"]} and flags == (2, 0)
 
 
 class _HostedShape(BaseHTTPRequestHandler):
