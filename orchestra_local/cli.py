@@ -7,6 +7,7 @@ Examples:
   orchestra-local run orchestra/tpch_elt.yml --input write_disposition=replace --max-parallel 4
   orchestra-local runs
   orchestra-local runs <pipeline_run_id>
+  orchestra-local logs <pipeline_run_id> dbt_build
 
 \b
 Exit codes:
@@ -269,6 +270,28 @@ def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, stat
         raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {settings.metadata_url}")
     stdout.print(pipeline_runs_table([record]))
     _print_run(store, pipeline_run_id)
+
+
+@main.command()
+@click.argument("pipeline_run_id")
+@click.argument("task", required=False)
+@click.option("--attempt", type=click.IntRange(min=1), help="Attempt to show  [default: the latest].")
+@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
+@_errors_to_exit_codes
+def logs(pipeline_run_id: str, task: str | None, attempt: int | None, metadata_url: str | None,
+         state_dir: Path | None) -> None:
+    """Print a task's logs (TASK: task id, group.task, task[matrix value] or task run id); without TASK, the tasks."""
+    from orchestra_local.run_logs import print_logs
+
+    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
+    store = RunStore(settings.metadata_url)
+    if store.get_pipeline_run(pipeline_run_id) is None:
+        raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {settings.metadata_url}")
+    if task is None:
+        _print_run(store, pipeline_run_id)
+    else:
+        print_logs(store, pipeline_run_id, task, attempt, stdout, stderr)
 
 
 @main.command()

@@ -127,28 +127,31 @@ def _rows(record: Mapping[str, Any], outputs: Mapping[str, Any], operations: lis
     return f"{written:,}" if isinstance(written, int) else ""
 
 
+def task_label(record: Mapping[str, Any]) -> str:
+    """``group.task`` plus ``[value]`` for a matrix iteration, as run tables show it."""
+    label = f"{record['group_id']}.{record['task_id']}"
+    value = (record.get("run_parameters") or {}).get("matrix")
+    return f"{label}[{next(iter(value.values()))}]" if value else label
+
+
 def task_run_table(
     task_runs: Iterable[Mapping[str, Any]],
     outputs: Mapping[str, Mapping[str, Any]],
     operations: Mapping[str, list[Mapping[str, Any]]],
 ) -> Table:
-    """Summary table of a run's task runs (matrix parents omitted): task, status, attempts, seconds, rows."""
+    """Summary table of a run's task runs (matrix parents omitted): task, task run id, status, attempts, seconds, rows."""
     table = Table(title="task runs", title_justify="left")
-    for column, justify in (("task", "left"), ("status", "left"), ("attempts", "right"), ("seconds", "right"),
-                            ("rows", "right"), ("operations", "right"), ("message", "left")):
+    for column, justify in (("task", "left"), ("task run", "left"), ("status", "left"), ("attempts", "right"),
+                            ("seconds", "right"), ("rows", "right"), ("operations", "right"), ("message", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for record in task_runs:
         if record["matrix_parent"]:
             continue
-        value = (record.get("run_parameters") or {}).get("matrix")
-        label = f"{record['group_id']}.{record['task_id']}"
-        if value:
-            label += f"[{next(iter(value.values()))}]"
-        label = Text(label)
+        label = Text(task_label(record))
         ops = operations.get(record["id"], [])
         message = record.get("message") or ""
         table.add_row(
-            label, styled_status(record["status"]), str(record["number_of_attempts"]), _seconds(record),
+            label, record["id"], styled_status(record["status"]), str(record["number_of_attempts"]), _seconds(record),
             _rows(record, outputs.get(record["id"], {}), ops), str(len(ops)) if ops else "",
             Text("" if record["status"] == "SUCCEEDED" else message[:200]),
         )
