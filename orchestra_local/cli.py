@@ -32,7 +32,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from orchestra_local.console import LiveProgress, pipeline_runs_table, plan_tree, task_run_table
+from orchestra_local.console import LiveProgress, failure_details, pipeline_runs_table, plan_tree, task_run_table
 from orchestra_local.errors import (
     InvalidInputError,
     OrchestraLocalError,
@@ -250,6 +250,8 @@ def _print_run(store: RunStore, pipeline_run_id: str) -> None:
         operations.setdefault(op["task_run_id"], []).append(op)
     outputs = {tr["id"]: store.get_outputs(tr["id"]) for tr in task_runs if not tr["matrix_parent"]}
     stdout.print(task_run_table(task_runs, outputs, operations))
+    for detail in failure_details(task_runs):
+        stdout.print(detail, soft_wrap=True)
 
 
 @main.command()

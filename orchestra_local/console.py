@@ -153,9 +153,20 @@ def task_run_table(
         table.add_row(
             label, record["id"], styled_status(record["status"]), str(record["number_of_attempts"]), _seconds(record),
             _rows(record, outputs.get(record["id"], {}), ops), str(len(ops)) if ops else "",
-            Text("" if record["status"] == "SUCCEEDED" else message[:200]),
+            Text("" if record["status"] == "SUCCEEDED" else (message.splitlines() or [""])[0][:200]),
         )
     return table
+
+
+def failure_details(task_runs: Iterable[Mapping[str, Any]]) -> list[Text]:
+    """The whole message of each failed task run the table cut short (several lines, or over 200
+    characters): e.g. every failed dbt model and test with dbt's error, and the log's path."""
+    details = []
+    for record in task_runs:
+        message = record.get("message") or ""
+        if record["status"] == "FAILED" and not record["matrix_parent"] and ("\n" in message or len(message) > 200):
+            details.append(Text.assemble((f"{task_label(record)} failed:", "bold red"), "\n", message))
+    return details
 
 
 def pipeline_runs_table(runs: Iterable[Mapping[str, Any]]) -> Table:

@@ -110,3 +110,38 @@ def operations_from_results(
             }
         )
     return operations
+
+
+MESSAGE_LINES = 3
+"""Lines of each failed node's message in a task's failure message (the full text is in the log)."""
+MAX_FAILED_NODES = 10
+"""Failed nodes named in a task's failure message; the rest are counted."""
+
+
+def failure_message(step: str, exception: BaseException | None, operations: list[dict[str, Any]], log: Path) -> str:
+    """Why a dbt command failed, as ``dbt build`` itself summarises it, for the task run's message.
+
+    A command that raised (a parse or compilation error, a missing profile, ...) gives dbt's error
+    whole; one whose nodes failed names each failed model/test/seed with the first
+    ``MESSAGE_LINES`` lines of dbt's message. Either way it ends with the full log's path.
+
+    Args:
+        step: The dbt command, e.g. ``dbt build --select source:tpch+``.
+        exception: ``dbtRunnerResult.exception``, or None when dbt ran and nodes failed.
+        operations: The command's operations (:func:`operations_from_results`).
+        log: The task's log file of this command.
+    """
+    if exception is not None:
+        return f"'{step}' failed: {str(exception).strip()}\nfull log: {log}"
+    failed = [op for op in operations if op["operation_status"] == OperationStatus.FAILED.value]
+    if not failed:
+        return f"'{step}' failed: dbt reported failure without a failed node\nfull log: {log}"
+    lines = [f"'{step}' failed: {len(failed)} node(s) failed"]
+    for op in failed[:MAX_FAILED_NODES]:
+        kind = (op.get("meta") or {}).get("resource_type") or op["operation_type"].lower()
+        text = "\n    ".join(str(op.get("message") or op.get("external_status") or "").strip().splitlines()[:MESSAGE_LINES])
+        lines.append(f"  {kind} {op['operation_name']}: {text}")
+    if len(failed) > MAX_FAILED_NODES:
+        lines.append(f"  ... and {len(failed) - MAX_FAILED_NODES} more")
+    lines.append(f"full log: {log}")
+    return "\n".join(lines)

@@ -45,7 +45,7 @@ from orchestra_local.integrations.base import (
     parse_environment_variables,
     task_visible_env,
 )
-from orchestra_local.integrations.dbt_artifacts import load_json, operations_from_results
+from orchestra_local.integrations.dbt_artifacts import failure_message, load_json, operations_from_results
 from orchestra_local.masking import MAX_SCRUB_BYTES, scrub_tree, secret_values
 from orchestra_local.spec.statuses import OperationStatus, TaskRunStatus
 
@@ -265,10 +265,18 @@ def _split(step: str) -> list[str]:
                                      "check its quotes") from None
 
 
-def _keep_artifacts(ctx: TaskContext, target: Path, prefix: str) -> None:
+def _artifact_versions(target: Path) -> dict[str, int | None]:
+    """Each artifact's modification time (ns), None when absent: what a command found before it ran."""
+    return {name: (target / name).stat().st_mtime_ns if (target / name).is_file() else None for name in ARTIFACTS}
+
+
+def _keep_artifacts(ctx: TaskContext, target: Path, prefix: str, before: dict[str, int | None]) -> None:
+    """Record the artifacts this command wrote (changed since ``before``): a command that failed
+    before writing a manifest must not report an older command's as its own."""
+    after = _artifact_versions(target)
     for name in ARTIFACTS:
         source = target / name
-        if source.is_file():
+        if after[name] is not None and after[name] != before[name]:
             filename = f"{prefix}{name}"
             destination = ctx.artifact_path(filename)
             shutil.copyfile(source, destination)
@@ -329,7 +337,9 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         return TaskResult(TaskRunStatus.FAILED, f"timed out after {ctx.timeout:g} seconds; dbt's open queries were "
                           f"interrupted ({summary})", operations=operations)
     if failure is not None:
-        return TaskResult(TaskRunStatus.FAILED, ctx.masker.mask(f"{failure} ({summary})"), operations=operations)
+        headline, _, details = failure.partition("\n")
+        message = f"{headline} ({summary})" + (f"\n{details}" if details else "")
+        return TaskResult(TaskRunStatus.FAILED, ctx.masker.mask(message), operations=operations)
     if counts.get(OperationStatus.WARNING.value):
         return TaskResult(TaskRunStatus.WARNING, f"dbt finished with warnings ({summary})", operations=operations)
     return TaskResult(TaskRunStatus.SUCCEEDED, f"dbt finished ({summary})", operations=operations)
@@ -350,7 +360,7 @@ def _run_steps(
             for name in ARTIFACTS[:2]:  # never report a previous command's results as this one's
                 (target / name).unlink(missing_ok=True)
             args = _split(step)
-            started = time.time()
+            started, found = time.time(), _artifact_versions(target)
             with ctx.log_path(step).open("a", encoding="utf-8") as log:
                 log.write(f"$ {ctx.masker.mask(step)}\n")
                 try:
@@ -361,15 +371,16 @@ def _run_steps(
                 if result.exception is not None:
                     log.write(f"error: {ctx.masker.mask(str(result.exception))}\n")
             prefix = "" if len(steps) == 1 else f"{index}_{args[0] if args else 'dbt'}/"
-            _keep_artifacts(ctx, target, prefix)
+            _keep_artifacts(ctx, target, prefix, found)
             manifest = load_json(target / "manifest.json")
+            step_operations: list[dict[str, Any]] = []
             for name, freshness in (("run_results.json", False), ("sources.json", True)):
                 results = load_json(target / name)
                 if results is not None:
-                    operations.extend(operations_from_results(results, manifest, freshness=freshness))
+                    step_operations.extend(operations_from_results(results, manifest, freshness=freshness))
+            operations.extend(step_operations)
             if not result.success:
-                reason = str(result.exception).strip().splitlines()[0] if result.exception else "a node failed"
-                failure = f"'{step}' failed: {reason}"
+                failure = failure_message(step, result.exception, step_operations, ctx.log_path(step))
                 break
     return operations, failure
 

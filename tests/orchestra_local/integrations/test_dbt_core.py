@@ -133,3 +133,23 @@ def test_a_long_dbt_query_is_interrupted_on_timeout_and_cancel(run_pipeline, dbt
         assert build["status"] == "FAILED" and "timed out after 2 seconds" in build["message"]
     else:
         assert build["status"] == "CANCELLED" and finished.status == "CANCELLED"
+
+
+def test_a_failed_node_is_named_with_dbts_message_and_the_log_path(run_pipeline, dbt_repo: Path) -> None:
+    (dbt_repo / "dbt" / "models" / "broken.sql").write_text("select no_such_column from {{ ref('people') }}\n")
+    build = run_pipeline(DBT_PIPELINE.format(commands="dbt seed; dbt build")).by_label()["transform.build"]
+    headline, *details = build["message"].splitlines()
+    assert headline.startswith("'dbt build' failed: 1 node(s) failed (")
+    assert details[0].startswith("  model broken: ") and "no_such_column" in "\n".join(details)
+    assert details[-1].startswith("full log: ") and Path(details[-1].removeprefix("full log: ")).is_file()
+
+
+def test_a_parse_error_is_shown_whole_and_no_older_manifest_is_recorded(run_pipeline, dbt_repo: Path) -> None:
+    first = run_pipeline(DBT_PIPELINE.format(commands="dbt seed")).by_label()["transform.build"]
+    assert first["status"] == "SUCCEEDED"  # target/manifest.json now exists
+    (dbt_repo / "dbt" / "models" / "bad_jinja.sql").write_text("select {{ ref('people' }}\n")
+    finished = run_pipeline(DBT_PIPELINE.format(commands="dbt build"))
+    build = finished.by_label()["transform.build"]
+    assert build["status"] == "FAILED" and "bad_jinja" in build["message"] and len(build["message"].splitlines()) > 2
+    artifacts = {f["filename"] for f in finished.store.list_files(build["id"], "artifact")}
+    assert "manifest.json" not in artifacts
