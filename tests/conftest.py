@@ -7,6 +7,7 @@ developer's own settings (.env, ~/.dbt, .dlt/secrets.toml, ORCHESTRA_LOCAL_* var
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 # Set by .ci/run: a test skipped because PostgreSQL or MariaDB "is not reachable" fails instead, so
 # CI cannot go green while the database tests quietly did not run.
 REQUIRE_SERVICES = os.environ.get("REQUIRE_TEST_SERVICES") == "1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -59,3 +61,18 @@ def repo(tmp_path: Path) -> Path:
     (root / ".git").mkdir(parents=True)
     (root / "orchestra").mkdir()
     return root
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A headless Chromium (Debian's package; `.ci/run` installs it), closed after the test."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            launched.close()

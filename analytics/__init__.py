@@ -1,0 +1,1 @@
+"""Analytics over Orchestra run metadata: ``python -m analytics report`` (see ``analytics/README.md``)."""
