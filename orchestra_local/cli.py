@@ -398,7 +398,8 @@ def serve(
     app = create_app(settings, workspace)
     if generated:
         stderr.print(f"API token (set ORCHESTRA_LOCAL_API_TOKEN to choose one): {settings.token}", highlight=False)
-    stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public", highlight=False)
+    stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public; "
+                 f"run viewer at http://{host}:{port}/", highlight=False)
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # a closed terminal shuts down like Ctrl-C:
         signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))  # runs cancelled
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -2,7 +2,8 @@
 
 All routes live under ``/api/engine/public`` (orchestra-contract section 7), so Orchestra's own tools
 (``orchestra-cli`` with ``BASE_URL`` pointing here, the metadata loader) work unchanged. Every
-route but ``POST /pipelines/schema`` needs ``Authorization: Bearer <token>``.
+route but ``POST /pipelines/schema`` needs ``Authorization: Bearer <token>``. The run viewer's HTML
+pages (``orchestra_local/viewer``) are served at ``/`` behind the same token.
 
 Errors have Orchestra's shapes: ``{"detail": "..."}`` for 400/401/404/413, ``{"detail": [{loc,
 msg, type, input}]}`` for 422 (every malformed parameter: ``api/params.py``); a body over
@@ -41,6 +42,7 @@ from orchestra_local.api.routers import (
 from orchestra_local.api.service import RunService
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.store import RunStore
+from orchestra_local.viewer import routes as viewer
 from orchestra_local.workspace import Workspace
 
 PREFIX = "/api/engine/public"
@@ -98,6 +100,7 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     for module in (schema, pipelines, pipeline_writes, pipeline_runs, task_runs, operations, assets, environments,
                    integrations, state):
         app.include_router(module.router, prefix=PREFIX)
+    viewer.install(app)  # the read-only run viewer at /, behind the same token (a login, then a cookie)
     app.add_middleware(ErrorBoundary, masker=workspace.masker)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
