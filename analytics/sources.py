@@ -183,7 +183,8 @@ class WarehouseSource:
     def _attach(self, connection: duckdb.DuckDBPyConnection) -> None:
         attached = {row[0] for row in connection.execute("select database_name from duckdb_databases()").fetchall()}
         if "warehouse" not in attached:
-            connection.execute("attach ? as warehouse (read_only)", [str(self.path)])
+            literal = str(self.path).replace("'", "''")  # ATTACH takes no parameters: a quoted literal
+            connection.execute(f"attach '{literal}' as warehouse (read_only)")
 
     def load(self, connection: duckdb.DuckDBPyConnection, selection: Selection) -> None:
         """See :class:`MetadataSource`."""

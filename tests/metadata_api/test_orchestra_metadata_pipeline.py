@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
+from analytics.report import build_report
+from analytics.sources import Selection, StoreSource, WarehouseSource
 from tests.e2e.serving import CLI, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -129,6 +131,21 @@ def test_the_loader_loads_exactly_the_stores_runs_then_only_what_is_new(repo: Pa
     assert len(new["pipeline_runs"]) == 1 and len(new["task_runs"]) == 2
     for table in DATA_APP_COLUMNS:
         assert loaded_ids(table) == store_ids(table)
+    _the_report_reads_the_warehouse_as_it_reads_the_store()
+
+
+def _the_report_reads_the_warehouse_as_it_reads_the_store() -> None:
+    """``python -m analytics report --source warehouse`` over what was loaded: the store's figures."""
+    selection = Selection(since=timedelta(days=1))
+    from_store = build_report(StoreSource(f"sqlite:///{Path(os.environ['ORCHESTRA_LOCAL_HOME']) / 'metadata.db'}"),
+                              selection)
+    from_warehouse = build_report(WarehouseSource(Path(os.environ["WAREHOUSE_DUCKDB_PATH"])), selection)
+    assert from_warehouse.totals == from_store.totals == {"pipeline_runs": 3, "task_runs": 6, "operations": 5}
+    assert [row[:5] for row in from_warehouse.pipelines.rows] == [row[:5] for row in from_store.pipelines.rows]
+    assert from_warehouse.rows_per_day.rows == from_store.rows_per_day.rows
+    assert from_warehouse.run["id"] == from_store.run["id"]  # type: ignore[index]
+    assert [(bar.label, bar.status) for bar in from_warehouse.bars] == [
+        (bar.label.split(".", 1)[1], bar.status) for bar in from_store.bars]  # the Data App has no task group
 
 
 def test_the_pipeline_file_runs_the_loader_on_the_local_runner(repo: Path) -> None:
