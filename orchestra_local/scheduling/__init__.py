@@ -1,0 +1,1 @@
+"""Starting pipelines on their own: schedule fire times (``fire_times.py``)."""
