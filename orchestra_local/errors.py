@@ -138,6 +138,10 @@ class StoreError(OrchestraLocalError, RuntimeError):
     """The metadata store cannot be opened or written."""
 
 
+class FireTimeClaimed(StoreError):
+    """Another process (or an earlier life of this one) already started this fire time: the tick's key exists."""
+
+
 @dataclass
 class ErrorList:
     """Collects problems before raising them all at once (resolve everything, then report)."""

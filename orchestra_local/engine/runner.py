@@ -84,6 +84,9 @@ class RunRequest:
             run again, with its inputs; its succeeded tasks are reused.
         environment: Name of the selected environment, recorded on the run.
         runner_kind: ``cli`` or ``api``: which kind of process executes the run (for ``cancel``).
+        tick: For a run a trigger starts: the tick claiming its fire time (``pipeline_alias``,
+            ``trigger_kind``, ``trigger_name``, ``scheduled_for``; ``store/ticks.py``), written in the
+            run's own transaction; ``prepare_run`` raises ``FireTimeClaimed`` when it was already.
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
@@ -96,6 +99,7 @@ class RunRequest:
     retry_from_failed: str | None = None
     environment: str | None = None
     runner_kind: str = "cli"
+    tick: Mapping[str, Any] | None = None
 
 
 def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
@@ -207,6 +211,7 @@ def prepare_run(
               "runner": this_runner(request.runner_kind),  # pid + start time: see process_groups.py
               # the definition this run executes, camelCase: the API's PipelineRunModel (``data``)
               "definition": loaded.model.model_dump(mode="json", by_alias=True, exclude_unset=True)},
+        tick=request.tick,
     )
     execution = PipelineExecution(run, entries)
     for entry in entries:

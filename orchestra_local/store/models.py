@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -176,3 +176,28 @@ class Operation(Base):
     rows_affected: Mapped[int | None]
     asset_external_id: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any] | None]
+
+
+class Tick(Base):
+    """One evaluation of a trigger: a schedule's fire time, a sensor's window, a trigger event (local).
+
+    Answers "why did (or didn't) this run?". The unique key (pipeline, trigger kind, trigger name,
+    scheduled time) is the claim on a fire time: it is inserted in the transaction that creates the
+    pipeline run it starts, so two schedulers on one database, or a restart within the minute, start
+    it at most once.
+    """
+
+    __tablename__ = "ticks"
+    __table_args__ = (UniqueConstraint("pipeline_id", "trigger_kind", "trigger_name", "scheduled_for",
+                                       name="uq_ticks_claim"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(ID, index=True)
+    pipeline_alias: Mapped[str] = mapped_column(String(200))
+    trigger_kind: Mapped[str] = mapped_column(String(16))  # SCHEDULE, SENSOR, TRIGGER_EVENT
+    trigger_name: Mapped[str] = mapped_column(String(200))  # schedule name (or its index), sensor id, upstream run id
+    scheduled_for: Mapped[datetime] = mapped_column(index=True)  # the fire time / window start / upstream end
+    evaluated_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # STARTED, SKIPPED, TIMED_OUT, FAILED
+    reason: Mapped[str] = mapped_column(Text, default="")
+    pipeline_run_id: Mapped[str | None] = mapped_column(ForeignKey("pipeline_runs.id"))

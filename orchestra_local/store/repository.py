@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from orchestra_local.errors import StoreError
+from orchestra_local.errors import FireTimeClaimed, StoreError
 from orchestra_local.masking import Masker
 from orchestra_local.store.database import open_engine
 from orchestra_local.store.models import Operation, PipelineRun, TaskOutput, TaskProcess, TaskRun, TaskRunFile
+from orchestra_local.store.ticks import TICKS, started_tick
 
 LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
 """``accountId`` of every local record: there is one (local) account."""
@@ -91,6 +92,21 @@ class RunStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"metadata store read failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
 
+    def insert_once(self, table: Table, row: Mapping[str, Any]) -> bool:
+        """Insert ``row`` (masked) unless a row with its unique key exists: True when inserted.
+
+        Raises:
+            StoreError: Any other failed write.
+        """
+        try:
+            with self._write() as connection:
+                connection.execute(insert(table).values(**self._masked(row)))
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return False
+            raise
+        return True
+
     def _masked(self, values: Mapping[str, Any]) -> dict[str, Any]:
         # Literal secrets (a --vars api_key or an Authorization header in a pipeline file) first reach
         # the runner in the task runs' parameters: learn them here, so every later log masks them too.
@@ -99,8 +115,20 @@ class RunStore:
 
     # -- pipeline runs -------------------------------------------------------------------------
 
-    def create_pipeline_run(self, **fields: Any) -> str:
-        """Insert a pipeline run (status CREATED unless given) and return its id."""
+    def create_pipeline_run(self, tick: Mapping[str, Any] | None = None, **fields: Any) -> str:
+        """Insert a pipeline run (status CREATED unless given) and return its id.
+
+        Args:
+            tick: The claim of the trigger that starts it (``store/ticks.py``: ``pipeline_alias``,
+                ``trigger_kind``, ``trigger_name``, ``scheduled_for``), inserted as a STARTED tick in
+                the same transaction: either both are written or neither.
+            fields: Columns of ``pipeline_runs``.
+
+        Raises:
+            FireTimeClaimed: The tick's key (pipeline, kind, name, scheduled time) exists already;
+                no run was written.
+            StoreError: Any other failed write.
+        """
         now = utcnow()
         record = {
             "id": fields.pop("id", None) or new_id(),
@@ -113,8 +141,16 @@ class RunStore:
             "run_inputs": {},
             **fields,
         }
-        with self._write() as connection:
-            connection.execute(insert(PIPELINE_RUNS).values(**self._masked(record)))
+        try:
+            with self._write() as connection:
+                connection.execute(insert(PIPELINE_RUNS).values(**self._masked(record)))
+                if tick is not None:
+                    connection.execute(insert(TICKS).values(**started_tick(tick, record)))
+        except StoreError as exc:
+            if tick is not None and isinstance(exc.__cause__, IntegrityError):
+                raise FireTimeClaimed(f"{tick['trigger_kind']} {tick['trigger_name']!r} of {tick['pipeline_alias']} "
+                                      f"at {tick['scheduled_for'].isoformat()} was already started") from None
+            raise
         return str(record["id"])
 
     def update_pipeline_run(self, run_id: str, **fields: Any) -> None:

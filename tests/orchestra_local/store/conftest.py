@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,3 +23,11 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(sa.text(f'drop schema "{name}" cascade'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh metadata database: a SQLite file, or a new schema in the local PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta' / 'metadata.db'}"
+    return request.getfixturevalue("postgres_schema_url")

@@ -13,14 +13,6 @@ from orchestra_local.masking import Masker
 from orchestra_local.store import RunStore, utcnow
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh metadata database: a SQLite file, or a new schema in the local PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'meta' / 'metadata.db'}"
-    return request.getfixturevalue("postgres_schema_url")
-
-
 def test_a_run_is_recorded_with_its_task_runs_outputs_and_operations(run_pipeline, metadata_url: str) -> None:
     finished = run_pipeline("""
         version: v1
