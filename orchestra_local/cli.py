@@ -18,71 +18,40 @@ Exit codes:
 
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from orchestra_local.cli_scheduling import scheduler, ticks
+from orchestra_local.cli_support import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    errors_to_exit_codes,
+    open_store,
+    print_problems,
+    scheduler_options,
+    server_options,
+    stderr,
+    stdout,
+    store_options,
+)
 from orchestra_local.console import LiveProgress, failure_details, pipeline_runs_table, plan_tree, task_run_table
 from orchestra_local.errors import (
     InvalidInputError,
-    OrchestraLocalError,
     PipelineValidationError,
-    Problem,
     StoreError,
 )
 from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
 from orchestra_local.spec.loader import discover, load_file, validate_file
 from orchestra_local.store import RunStore
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-# Without a terminal (CI, pipes) rich would wrap at 80 columns; logs read better unwrapped.
-stdout = Console(width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-
-def _errors_to_exit_codes(command: F) -> F:
-    """The CLI boundary: known errors become one ``Error:`` line and an exit code (``--debug``: traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
-        try:
-            return command(*args, **kwargs)
-        except PipelineValidationError as exc:
-            if debug:
-                raise
-            _print_problems(exc.problems)
-            sys.exit(EXIT_INVALID)
-        except InvalidInputError as exc:
-            if debug:
-                raise
-            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            sys.exit(EXIT_INVALID)
-        except OrchestraLocalError as exc:
-            if debug:
-                raise
-            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            sys.exit(EXIT_FAILED)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        label = "[yellow]warning[/]" if problem.severity == "warning" else "[red]error[/]"
-        stderr.print(f"{label} {escape(problem.human().replace('warning: ', '', 1))}", highlight=False, soft_wrap=True)
 
 
 def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -120,7 +89,7 @@ def main(debug: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json prints Orchestra's {'detail': [...]} shape per file.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def validate(paths: tuple[Path, ...], output: str) -> None:
     """Validate pipeline files (folders are searched for *.yml/*.yaml). Every bad file is reported."""
     files = discover(paths)
@@ -133,12 +102,12 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
                                  "warnings": [p.as_detail() for p in warnings]}
             if output == "text":
                 stdout.print(f"[green]valid[/]   {escape(str(path))}", highlight=False)
-                _print_problems(list(warnings))
+                print_problems(list(warnings))
         except PipelineValidationError as exc:
             bad += 1
             report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
             if output == "text":
-                _print_problems(exc.problems)
+                print_problems(exc.problems)
     if output == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     elif bad:
@@ -150,7 +119,7 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Run input (repeatable).")
 @click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file for ${{ ENV.X }}.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
     """Show task groups and tasks after matrix expansion, with dependencies and conditions."""
     from orchestra_local.engine.inputs import resolve_inputs
@@ -190,7 +159,7 @@ def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
                    "has requirements.txt, a build_command or another python_version].")
 @click.option("--branch", help="Run the pipeline as it is on this git branch (a worktree under the state dir).")
 @click.option("--commit", help="Run the pipeline as it is at this commit (with --branch: a commit on that branch).")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def run(
     file: Path, inputs: tuple[str, ...], max_parallel: int | None, env_file: Path | None, environment: str | None,
     environments_file: Path | None, connections_file: Path | None, task_ids: str | None, continue_downstream: bool,
@@ -215,7 +184,7 @@ def run(
     if revision is not None:
         settings = revision.settings
     loaded = load_file(file if revision is None else revision.pipeline_path)
-    _print_problems(list(loaded.warnings))
+    print_problems(list(loaded.warnings))
     request = workspace.request(
         environment=environment, inputs=_parse_inputs(inputs), skip_remote=skip_remote,
         task_ids=[t for t in (task_ids or "").split(",") if t.strip()], continue_downstream=continue_downstream,
@@ -257,19 +226,17 @@ def _print_run(store: RunStore, pipeline_run_id: str) -> None:
 @main.command()
 @click.argument("pipeline_run_id", required=False)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Runs to list.")
-@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
-@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@_errors_to_exit_codes
+@store_options
+@errors_to_exit_codes
 def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, state_dir: Path | None) -> None:
     """List recent pipeline runs, or show one run's task runs."""
-    settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
-    store = RunStore(settings.metadata_url)
+    store = open_store(metadata_url, state_dir)
     if pipeline_run_id is None:
         stdout.print(pipeline_runs_table(store.list_pipeline_runs(limit=limit)))
         return
     record = store.get_pipeline_run(pipeline_run_id)
     if record is None:
-        raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {settings.metadata_url}")
+        raise InvalidInputError(f"no pipeline run {pipeline_run_id} in {store.engine.url.render_as_string(hide_password=True)}")
     stdout.print(pipeline_runs_table([record]))
     _print_run(store, pipeline_run_id)
 
@@ -280,7 +247,7 @@ def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, stat
 @click.option("--attempt", type=click.IntRange(min=1), help="Attempt to show  [default: the latest].")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def logs(pipeline_run_id: str, task: str | None, attempt: int | None, metadata_url: str | None,
          state_dir: Path | None) -> None:
     """Print a task's logs (TASK: task id, group.task, task[matrix value] or task run id); without TASK, the tasks."""
@@ -300,7 +267,7 @@ def logs(pipeline_run_id: str, task: str | None, attempt: int | None, metadata_u
 @click.argument("pipeline_run_id")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | None) -> None:
     """Cancel a run, whoever executes it (`orchestra-local run` or `serve`), or clear one whose runner died.
 
@@ -322,7 +289,7 @@ def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | Non
 @click.option("--message", help="Reason, recorded on the task run.")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: str | None, state_dir: Path | None) -> None:
     """Approve (or --reject) an ORCHESTRA/APPROVAL task that a run is waiting on."""
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
@@ -342,7 +309,7 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
 @click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@_errors_to_exit_codes
+@errors_to_exit_codes
 def db_upgrade(metadata_url: str | None, state_dir: Path | None) -> None:
     """Apply every pending migration (under a lock: safe while other processes use the database)."""
     from orchestra_local.store.schema import HEAD, current_revision
@@ -363,26 +330,22 @@ def db_upgrade(metadata_url: str | None, state_dir: Path | None) -> None:
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True)
 @click.option("--token", envvar="ORCHESTRA_LOCAL_API_TOKEN",
               help="Bearer token clients must send [env ORCHESTRA_LOCAL_API_TOKEN; default: generated and printed].")
-@click.option("--repo-root", type=click.Path(path_type=Path), help="Repository whose orchestra/ folder is served [default: cwd's repo].")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Most tasks running at once per run [default: CPUs].")
-@click.option("--env-file", type=click.Path(path_type=Path), help="dotenv file for the runs.")
-@click.option("--connections-file", type=click.Path(path_type=Path), help="[default: <repo>/connections.yml if present]")
-@click.option("--environments-file", type=click.Path(path_type=Path), help="[default: <repo>/environments.yml if present]")
-@click.option("--metadata-url", envvar="ORCHESTRA_LOCAL_METADATA_URL", help="SQLAlchemy URL of the metadata DB.")
-@click.option("--state-dir", type=click.Path(path_type=Path), envvar="ORCHESTRA_LOCAL_HOME", help="State directory.")
-@click.option("--isolation", type=click.Choice(PYTHON_ISOLATIONS), envvar="ORCHESTRA_LOCAL_PYTHON_ISOLATION",
-              help="Where Python tasks run, as for `run` [env ORCHESTRA_LOCAL_PYTHON_ISOLATION; default auto].")
+@server_options
 @click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
               help="Largest request body accepted; larger ones answer 413 before they are read.")
 @click.option("--docs/--no-docs", default=False, show_default=True,
               help="Serve Swagger UI at /api/engine/public/docs (its page loads scripts from a CDN).")
-@_errors_to_exit_codes
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True, show_default=True,
+              help="Start the pipelines' schedules (`orchestra-local scheduler` runs them without the API).")
+@scheduler_options
+@errors_to_exit_codes
 def serve(
     host: str, port: int, token: str | None, repo_root: Path | None, max_parallel: int | None, env_file: Path | None,
     connections_file: Path | None, environments_file: Path | None, metadata_url: str | None, state_dir: Path | None,
-    isolation: str | None, max_body_bytes: int, docs: bool,
+    isolation: str | None, max_body_bytes: int, docs: bool, with_scheduler: bool, catch_up: str,
 ) -> None:
-    """Serve Orchestra's public API (/api/engine/public) for the pipelines in orchestra/."""
+    """Serve Orchestra's public API (/api/engine/public) for the pipelines in orchestra/, the run viewer (/)
+    and, unless --no-scheduler, their schedules."""
     import uvicorn
 
     from orchestra_local.api.app import ApiSettings, create_app
@@ -394,15 +357,19 @@ def serve(
                                environments_file=environments_file)
     generated = not (token or "").strip()  # unset, "" and blanks alike: never serve with an empty token
     settings = ApiSettings(runner=runner, token=ApiSettings.new_token() if generated else str(token),
-                           max_body_bytes=max_body_bytes, docs=docs)
+                           max_body_bytes=max_body_bytes, docs=docs, scheduler=with_scheduler, catch_up=catch_up)
     app = create_app(settings, workspace)
     if generated:
         stderr.print(f"API token (set ORCHESTRA_LOCAL_API_TOKEN to choose one): {settings.token}", highlight=False)
     stderr.print(f"serving {runner.repo_root / 'orchestra'} at http://{host}:{port}/api/engine/public; "
-                 f"run viewer at http://{host}:{port}/", highlight=False)
+                 f"run viewer at http://{host}:{port}/; schedules {'on' if with_scheduler else 'off'}", highlight=False)
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # a closed terminal shuts down like Ctrl-C:
         signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))  # runs cancelled
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+main.add_command(scheduler)
+main.add_command(ticks)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`

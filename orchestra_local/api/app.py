@@ -19,6 +19,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -38,8 +39,10 @@ from orchestra_local.api.routers import (
     schema,
     state,
     task_runs,
+    ticks,
 )
 from orchestra_local.api.service import RunService
+from orchestra_local.scheduling.scheduler import Scheduler
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.store import RunStore
 from orchestra_local.viewer import routes as viewer
@@ -59,6 +62,9 @@ class ApiSettings(BaseModel):
         max_body_bytes: Largest request body accepted (413 beyond), in bytes.
         docs: Serve Swagger UI at ``/api/engine/public/docs`` (it loads its scripts from a CDN,
             so it is off by default; ``openapi.json`` is always served).
+        scheduler: Run the schedules of the pipelines in a thread while the app runs
+            (``orchestra_local/scheduling``; ``serve`` turns it on, tests leave it off).
+        catch_up: The scheduler's policy for fire times missed while down (``none`` or ``last``).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -67,6 +73,8 @@ class ApiSettings(BaseModel):
     token: str
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
     docs: bool = False
+    scheduler: bool = False
+    catch_up: Literal["none", "last"] = "none"
 
     @staticmethod
     def new_token() -> str:
@@ -89,7 +97,10 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = Scheduler(service, catch_up=settings.catch_up).start_thread()[1] if settings.scheduler else None
         yield
+        if stop is not None:
+            stop.set()  # no run starts after this point
         service.shutdown()  # cancel what is still running; nothing is left RUNNING
 
     app = FastAPI(title="orchestra-local", version=__version__, lifespan=lifespan,
@@ -98,7 +109,7 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     app.state.token = settings.token
     app.state.loaded_at = iso(datetime.now(UTC))  # when the workspace files were read
     for module in (schema, pipelines, pipeline_writes, pipeline_runs, task_runs, operations, assets, environments,
-                   integrations, state):
+                   integrations, state, ticks):
         app.include_router(module.router, prefix=PREFIX)
     viewer.install(app)  # the read-only run viewer at /, behind the same token (a login, then a cookie)
     app.add_middleware(ErrorBoundary, masker=workspace.masker)

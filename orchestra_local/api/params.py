@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from orchestra_local.spec.catalog import integrations
 from orchestra_local.spec.statuses import OperationType, PipelineRunStatus, TaskRunStatus
 from orchestra_local.store import queries
+from orchestra_local.store.ticks import TickOutcome
 
 MAX_PAGE = 1_000_000
 """Highest ``page`` accepted: offsets stay far inside a 64-bit integer whatever the page size."""
@@ -100,6 +101,8 @@ TaskRunStatuses = Annotated[str, _values(TaskRunStatus)]
 """Comma-separated ``TaskRunStatus`` values -> ``list[str]``."""
 OperationTypes = Annotated[str, _values(OperationType)]
 """Comma-separated ``OperationType`` values -> ``list[str]``."""
+TickOutcomes = Annotated[str, _values(TickOutcome)]
+"""Comma-separated ``TickOutcome`` values (STARTED, SKIPPED, TIMED_OUT, FAILED) -> ``list[str]``."""
 AssetTypes = Annotated[str, _one_of(("CHART", "DASHBOARD", "DASHBOARD_VIEWS", "DATASET", "QUERIES", "TABLE",
                                       "UNKNOWN", "VIEW", "WORKBOOK"), "AssetTypeEnum values")]
 """Comma-separated ``AssetTypeEnum`` values -> ``list[str]``."""

@@ -147,6 +147,15 @@ def operation_record(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+TICK_FIELDS = ("id", "pipeline_id", "pipeline_alias", "trigger_kind", "trigger_name", "scheduled_for", "evaluated_at",
+               "outcome", "reason", "pipeline_run_id")
+
+
+def tick_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A tick (a local record: ``store/ticks.py``), camelCase like the others."""
+    return _camel(row, TICK_FIELDS)
+
+
 def page_record(page: Any, render: Any) -> dict[str, Any]:
     """``{page, pageSize, total, results}`` of a :class:`~orchestra_local.store.queries.Page`."""
     return {"page": page.page, "pageSize": page.page_size, "total": page.total,

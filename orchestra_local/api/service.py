@@ -47,6 +47,8 @@ class StartOptions:
     branch: str | None = None
     commit: str | None = None
     version_number: int | None = None
+    triggered_by: list[dict[str, Any]] | None = None  # local: what started it (default: WEBHOOK, the API)
+    tick: dict[str, Any] | None = None  # local: a trigger's claim on its fire time (store/ticks.py)
 
 
 class RunService:
@@ -94,6 +96,7 @@ class RunService:
             PipelineValidationError: The file is not a valid pipeline (HTTP 422).
             InvalidInputError: Missing/unknown inputs, bad task ids, remote-only tasks, a version
                 other than the file's, an unknown branch or commit (HTTP 400).
+            FireTimeClaimed: ``options.tick`` was claimed already (another scheduler started it).
         """
         if options.version_number not in (None, LOCAL_VERSION_NUMBER):
             raise InvalidInputError(f"versionNumber {options.version_number}: a local pipeline has one version, "
@@ -111,8 +114,9 @@ class RunService:
             task_ids=options.task_ids or [],
             continue_downstream=bool(options.continue_downstream_run),
             retry_from_failed=self._latest_finished_run(pipeline.id) if options.retry_from_failed else None,
-            triggered_by=[{"triggerType": "WEBHOOK"}],
+            triggered_by=options.triggered_by or [{"triggerType": "WEBHOOK"}],
             runner_kind="api",
+            tick=options.tick,
         )
         execution = prepare_run(loaded, request, settings=self.settings if revision is None else revision.settings,
                                 store=self.store, masker=self.workspace.masker)

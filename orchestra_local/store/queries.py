@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Select, func, select
 
 from orchestra_local.store.repository import OPERATIONS, PIPELINE_RUNS, TASK_RUNS, RunStore, utcnow
+from orchestra_local.store.ticks import TICKS
 
 DEFAULT_WINDOW = timedelta(days=7)
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
@@ -127,3 +128,20 @@ def operations(
     if external_id:
         statement = statement.where(c.external_id == external_id)
     return _paginate(store, statement, c.inserted_at.desc(), page, page_size)
+
+
+def ticks(store: RunStore, *, window: Window, page: int, page_size: int, pipelines: Sequence[str] = (),
+          outcomes: Sequence[str] = ()) -> Page:
+    """Ticks (``store/ticks.py``) whose scheduled time is in the window, newest first (a local endpoint).
+
+    Args:
+        pipelines: Pipeline ids or aliases (either matches).
+        outcomes: ``TickOutcome`` values.
+    """
+    c = TICKS.c
+    statement = select(TICKS).where(c.scheduled_for >= window.start, c.scheduled_for <= window.end)
+    if pipelines:
+        statement = statement.where(_in(c.pipeline_id, pipelines) | _in(c.pipeline_alias, pipelines))
+    if outcomes:
+        statement = statement.where(_in(c.outcome, outcomes))
+    return _paginate(store, statement, c.scheduled_for.desc(), page, page_size)

@@ -67,9 +67,9 @@ def record_tick(store: RunStore, tick: Mapping[str, Any], outcome: TickOutcome, 
     return store.insert_once(TICKS, row)
 
 
-def list_ticks(store: RunStore, pipeline_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest ticks (by scheduled time, newest first), of one pipeline or all."""
+def list_ticks(store: RunStore, pipeline: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest ticks (by scheduled time, newest first), of one pipeline (its id or alias) or all."""
     statement = select(TICKS).order_by(TICKS.c.scheduled_for.desc(), TICKS.c.evaluated_at.desc()).limit(limit)
-    if pipeline_id is not None:
-        statement = statement.where(TICKS.c.pipeline_id == pipeline_id)
+    if pipeline is not None:
+        statement = statement.where((TICKS.c.pipeline_id == pipeline) | (TICKS.c.pipeline_alias == pipeline))
     return store.read(statement)

@@ -28,10 +28,11 @@ def serving(env: dict[str, str], repo_root: Path, token: str, timeout: float = 6
     """Run ``orchestra-local serve`` on a free loopback port; yields its URL (``http://127.0.0.1:PORT``).
 
     ``env`` is added to the test's environment; the server is terminated (its shutdown cancels
-    the runs it started) when the block ends.
+    the runs it started) when the block ends. Its scheduler is off: the pipelines' schedules must
+    not start runs the test does not expect (``tests/e2e/test_scheduler.py`` tests it).
     """
     port = free_port()
-    server = subprocess.Popen([CLI, "serve", "--port", str(port), "--repo-root", str(repo_root)],
+    server = subprocess.Popen([CLI, "serve", "--port", str(port), "--repo-root", str(repo_root), "--no-scheduler"],
                               env={**os.environ, **env, "ORCHESTRA_LOCAL_API_TOKEN": token},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

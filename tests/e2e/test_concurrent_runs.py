@@ -162,7 +162,7 @@ def free_port() -> int:
 def test_five_api_runs_at_once_all_succeed(tpch_source: str, cli_path: str) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [cli_path, "serve", "--port", str(port), "--repo-root", str(REPO_ROOT)],
+        [cli_path, "serve", "--port", str(port), "--repo-root", str(REPO_ROOT), "--no-scheduler"],
         env={**run_env(tpch_source), "ORCHESTRA_LOCAL_API_TOKEN": TOKEN},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -52,7 +52,7 @@ def free_port() -> int:
 def serving(cli_path: str, root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``orchestra-local serve`` for ``root`` on a free loopback port; yields the base URL."""
     port = free_port()
-    process = subprocess.Popen([cli_path, "serve", "--port", str(port), "--repo-root", str(root)],
+    process = subprocess.Popen([cli_path, "serve", "--port", str(port), "--repo-root", str(root), "--no-scheduler"],
                                env={**os.environ, **(env or {}), "ORCHESTRA_LOCAL_API_TOKEN": TOKEN},
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
