@@ -169,6 +169,7 @@ class Scheduler:
             for moment in on_time:
                 results.append(self._fire(trigger, moment))
             self._evaluated[(trigger.pipeline.id, trigger.name)] = now
+        self._resume_from = None  # the heartbeat is for the first pass: schedules added later start from now
         return results
 
     def _record_missed(self, trigger: ScheduleTrigger, missed: list[datetime]) -> list[TickResult]:

@@ -90,9 +90,13 @@ def test_a_restart_before_the_first_claim_resumes_from_the_heartbeat(service: Ru
     first.beat(START + timedelta(seconds=50))  # its last pass, 10:00:50; killed before 10:01
     (result,) = Scheduler(service).evaluate(START + timedelta(minutes=1, seconds=10))  # restarted at 10:01:10
     assert result.outcome == "STARTED" and result.scheduled_for.minute == 1  # no tick yet: the heartbeat says where
-    (first.heartbeat).unlink()
-    (task_repo / "orchestra" / "minutely.yml").rename(task_repo / "orchestra" / "renamed.yml")  # a new pipeline id
-    assert Scheduler(service).evaluate(START + timedelta(minutes=2, seconds=10)) == []  # no heartbeat: from now
+    restarted = Scheduler(service)
+    restarted.evaluate(START + timedelta(minutes=3, seconds=10))
+    _write(task_repo, "added")  # a file added while it runs starts from now, not from the heartbeat
+    assert restarted.evaluate(START + timedelta(minutes=3, seconds=11)) == []
+    first.heartbeat.unlink()
+    (task_repo / "orchestra" / "added.yml").rename(task_repo / "orchestra" / "renamed.yml")  # a new pipeline id
+    assert Scheduler(service).evaluate(START + timedelta(minutes=3, seconds=15)) == []  # no heartbeat: from now
     _wait_all(service)
 
 
