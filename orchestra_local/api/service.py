@@ -49,6 +49,7 @@ class StartOptions:
     version_number: int | None = None
     triggered_by: list[dict[str, Any]] | None = None  # local: what started it (default: WEBHOOK, the API)
     tick: dict[str, Any] | None = None  # local: a trigger's claim on its fire time (store/ticks.py)
+    trigger_chain: list[dict[str, str]] | None = None  # local: runs whose ends led to this one (trigger events)
 
 
 class RunService:
@@ -117,6 +118,7 @@ class RunService:
             triggered_by=options.triggered_by or [{"triggerType": "WEBHOOK"}],
             runner_kind="api",
             tick=options.tick,
+            trigger_chain=options.trigger_chain or [],
         )
         execution = prepare_run(loaded, request, settings=self.settings if revision is None else revision.settings,
                                 store=self.store, masker=self.workspace.masker)

@@ -87,6 +87,8 @@ class RunRequest:
         tick: For a run a trigger starts: the tick claiming its fire time (``pipeline_alias``,
             ``trigger_kind``, ``trigger_name``, ``scheduled_for``; ``store/ticks.py``), written in the
             run's own transaction; ``prepare_run`` raises ``FireTimeClaimed`` when it was already.
+        trigger_chain: For a run a trigger event starts: the runs (``{id, alias}``) whose ends led
+            to it, recorded in the run's ``data`` (``scheduling/trigger_events.py`` bounds loops with it).
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
@@ -100,6 +102,7 @@ class RunRequest:
     environment: str | None = None
     runner_kind: str = "cli"
     tick: Mapping[str, Any] | None = None
+    trigger_chain: list[dict[str, str]] = field(default_factory=list)
 
 
 def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
@@ -210,7 +213,8 @@ def prepare_run(
         data={"plan": [entry.entry_id for entry in plan.entries],
               "runner": this_runner(request.runner_kind),  # pid + start time: see process_groups.py
               # the definition this run executes, camelCase: the API's PipelineRunModel (``data``)
-              "definition": loaded.model.model_dump(mode="json", by_alias=True, exclude_unset=True)},
+              "definition": loaded.model.model_dump(mode="json", by_alias=True, exclude_unset=True),
+              **({"trigger_chain": request.trigger_chain} if request.trigger_chain else {})},
         tick=request.tick,
     )
     execution = PipelineExecution(run, entries)

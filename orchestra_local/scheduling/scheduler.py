@@ -39,6 +39,15 @@ from orchestra_local.api.registry import PipelineFile
 from orchestra_local.api.service import RunService, StartOptions
 from orchestra_local.errors import FireTimeClaimed, OrchestraLocalError
 from orchestra_local.scheduling.fire_times import FireTimes
+from orchestra_local.scheduling.trigger_events import (
+    LOOKBACK,
+    MAX_TRIGGER_CHAIN,
+    EventTrigger,
+    chain_of,
+    ended_runs,
+    loop_reason,
+    triggered_by,
+)
 from orchestra_local.spec.models import Pipeline, Schedule
 from orchestra_local.store.repository import utcnow
 from orchestra_local.store.ticks import TICKS, TickOutcome, TriggerKind, claim, record_tick
@@ -76,9 +85,10 @@ class ScheduleTrigger:
 
 @dataclass(frozen=True)
 class TickResult:
-    """What a pass did for one fire time: its outcome, and the run it started (STARTED only)."""
+    """What a pass did for one fire time (a schedule's, or an upstream run's end): its outcome, and
+    the run it started (STARTED only)."""
 
-    trigger: ScheduleTrigger
+    trigger: ScheduleTrigger | EventTrigger
     scheduled_for: datetime
     outcome: TickOutcome | None  # None: another process had claimed it
     pipeline_run_id: str | None = None
@@ -106,6 +116,8 @@ class Scheduler:
         self.heartbeat = service.settings.state_dir / HEARTBEAT_FILE
         self._resume_from = self._read_heartbeat()
         self._evaluated: dict[tuple[str, str], datetime] = {}  # (pipeline id, schedule name) -> up to when
+        self._events_since: datetime | None = None  # runs that ended after this were not looked at yet
+        self._seen_ends: dict[str, datetime] = {}  # ended runs handled, still inside the lookback
         self._broken: dict[str, str] = {}  # path -> the error last logged for it
 
     def _read_heartbeat(self) -> datetime | None:
@@ -122,22 +134,30 @@ class Scheduler:
         partial.write_text(moment.isoformat(), encoding="utf-8")
         partial.replace(self.heartbeat)
 
-    def triggers(self) -> Iterator[ScheduleTrigger]:
-        """Every schedule entry of every valid pipeline file (invalid files and entries are logged once)."""
+    def triggers(self) -> tuple[list[ScheduleTrigger], list[EventTrigger]]:
+        """Every schedule and trigger_events entry of every valid pipeline file (invalid ones are logged once)."""
+        schedules: list[ScheduleTrigger] = []
+        events: list[EventTrigger] = []
         for pipeline in self.service.registry.all():
             try:
                 model = self.service.load(pipeline).model
             except (OrchestraLocalError, LookupError, OSError) as exc:
                 self._log_once(str(pipeline.path), f"{pipeline.yaml_path}: not scheduled: {exc}")
                 continue
-            for index, entry in enumerate(model.schedule or []):
-                name = entry.name or f"schedule[{index}]"
-                try:
-                    fire_times = FireTimes.of(entry.cron, entry.timezone, entry.exclude)
-                except ValueError as exc:
-                    self._log_once(f"{pipeline.path}#{name}", f"{pipeline.yaml_path}: schedule {name!r}: {exc}")
-                    continue
-                yield ScheduleTrigger(pipeline, name, entry, fire_times, _paused(model))
+            schedules += self._schedules(pipeline, model)
+            events += [EventTrigger(pipeline, index, entry, _paused(model))
+                       for index, entry in enumerate(model.trigger_events or [])]
+        return schedules, events
+
+    def _schedules(self, pipeline: PipelineFile, model: Pipeline) -> Iterator[ScheduleTrigger]:
+        for index, entry in enumerate(model.schedule or []):
+            name = entry.name or f"schedule[{index}]"
+            try:
+                fire_times = FireTimes.of(entry.cron, entry.timezone, entry.exclude)
+            except ValueError as exc:
+                self._log_once(f"{pipeline.path}#{name}", f"{pipeline.yaml_path}: schedule {name!r}: {exc}")
+                continue
+            yield ScheduleTrigger(pipeline, name, entry, fire_times, _paused(model))
 
     def _log_once(self, key: str, message: str) -> None:
         if self._broken.get(key) != message:
@@ -159,7 +179,8 @@ class Scheduler:
         """One pass: every schedule's fire times in (last evaluated, now]; see the module doc."""
         now = now or self.clock()
         results: list[TickResult] = []
-        for trigger in self.triggers():
+        schedules, events = self.triggers()
+        for trigger in schedules:
             due = trigger.fire_times.between(self._since(trigger, now), now)
             missed = [moment for moment in due if now - moment > GRACE]
             on_time = [moment for moment in due if now - moment <= GRACE]
@@ -169,6 +190,16 @@ class Scheduler:
             for moment in on_time:
                 results.append(self._fire(trigger, moment))
             self._evaluated[(trigger.pipeline.id, trigger.name)] = now
+        if self._events_since is None:
+            self._events_since = min(self._resume_from or now, now)
+        if events:
+            for run in ended_runs(self.service.store, self._events_since, now):
+                if run["id"] in self._seen_ends:
+                    continue  # read again through the lookback: handled by an earlier pass
+                self._seen_ends[run["id"]] = run["completed_at"]
+                results += [self._fire_event(event, run) for event in events if event.matches(run)]
+        self._seen_ends = {key: end for key, end in self._seen_ends.items() if end > self._events_since - LOOKBACK}
+        self._events_since = now
         self._resume_from = None  # the heartbeat is for the first pass: schedules added later start from now
         return results
 
@@ -179,35 +210,55 @@ class Scheduler:
             reason = "missed: the scheduler was not running at this fire time (no catch-up; see --catch-up)"
             if index == 0 and uncounted:
                 reason += f"; {uncounted} earlier missed fire times not recorded"
-            outcome = self._record(trigger, moment, TickOutcome.SKIPPED, reason)
-            results.append(TickResult(trigger, moment, outcome, reason=reason))
+            tick = claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.SCHEDULE, trigger.name, moment)
+            results.append(self._skip(trigger, tick, reason))
         return results
 
-    def _record(self, trigger: ScheduleTrigger, moment: datetime, outcome: TickOutcome, reason: str) -> TickOutcome | None:
-        tick = claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.SCHEDULE, trigger.name, moment)
-        return outcome if record_tick(self.service.store, tick, outcome, reason) else None
-
     def _fire(self, trigger: ScheduleTrigger, moment: datetime) -> TickResult:
+        tick = claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.SCHEDULE, trigger.name, moment)
         if trigger.paused:
-            reason = "paused (meta.orchestra_local.paused in the pipeline file)"
-            return TickResult(trigger, moment, self._record(trigger, moment, TickOutcome.SKIPPED, reason), reason=reason)
+            return self._skip(trigger, tick, "paused (meta.orchestra_local.paused in the pipeline file)")
         entry = trigger.entry
         options = StartOptions(
             run_inputs=dict(entry.run_inputs or {}), environment=entry.environment, branch=entry.branch,
             triggered_by=[{"triggerType": "SCHEDULED", "scheduleName": trigger.name, "scheduleCron": entry.cron,
                            "scheduleTimezone": entry.timezone or "UTC"}],
-            tick=claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.SCHEDULE, trigger.name, moment),
+            tick=tick,
         )
+        return self._start(trigger, tick, options, f"schedule {trigger.name!r}")
+
+    def _fire_event(self, trigger: EventTrigger, run: dict[str, Any]) -> TickResult:
+        tick = claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.TRIGGER_EVENT, run["id"],
+                     run["completed_at"])
+        if trigger.paused:
+            return self._skip(trigger, tick, "paused (meta.orchestra_local.paused in the pipeline file)")
+        chain = chain_of(run)
+        if len(chain) >= MAX_TRIGGER_CHAIN:
+            reason = loop_reason(chain, trigger.pipeline.alias)
+            log.warning("%s: trigger_events[%d]: %s", trigger.pipeline.yaml_path, trigger.index, reason)
+            return self._skip(trigger, tick, reason)
+        options = StartOptions(run_inputs=dict(trigger.entry.run_inputs or {}),
+                               triggered_by=triggered_by(run, trigger.entry.pipeline_id == "*"), tick=tick,
+                               trigger_chain=chain)
+        return self._start(trigger, tick, options, f"trigger_events[{trigger.index}] (run {run['id']} ended)")
+
+    def _skip(self, trigger: ScheduleTrigger | EventTrigger, tick: dict[str, Any], reason: str) -> TickResult:
+        recorded = record_tick(self.service.store, tick, TickOutcome.SKIPPED, reason)
+        return TickResult(trigger, tick["scheduled_for"], TickOutcome.SKIPPED if recorded else None, reason=reason)
+
+    def _start(self, trigger: ScheduleTrigger | EventTrigger, tick: dict[str, Any], options: StartOptions,
+               what: str) -> TickResult:
+        moment = tick["scheduled_for"]
         try:
             run_id = self.service.start(trigger.pipeline.id, options)
         except FireTimeClaimed:
             return TickResult(trigger, moment, None)
         except (OrchestraLocalError, LookupError, OSError) as exc:  # refused start: recorded, never silent
             reason = f"the run could not start: {exc}"
-            log.warning("%s: schedule %r at %s: %s", trigger.pipeline.yaml_path, trigger.name, moment.isoformat(), reason)
-            return TickResult(trigger, moment, self._record(trigger, moment, TickOutcome.FAILED, reason), reason=reason)
-        log.info("%s: schedule %r at %s started run %s", trigger.pipeline.yaml_path, trigger.name,
-                 moment.isoformat(), run_id)
+            log.warning("%s: %s at %s: %s", trigger.pipeline.yaml_path, what, moment.isoformat(), reason)
+            recorded = record_tick(self.service.store, tick, TickOutcome.FAILED, reason)
+            return TickResult(trigger, moment, TickOutcome.FAILED if recorded else None, reason=reason)
+        log.info("%s: %s at %s started run %s", trigger.pipeline.yaml_path, what, moment.isoformat(), run_id)
         return TickResult(trigger, moment, TickOutcome.STARTED, run_id)
 
     def run(self, stop: threading.Event) -> None:
@@ -232,7 +283,8 @@ class Scheduler:
 
 def describe(result: TickResult) -> dict[str, Any]:
     """A pass result as a log/JSON record."""
-    return {"pipeline": result.trigger.pipeline.alias, "schedule": result.trigger.name,
+    name = result.trigger.name if isinstance(result.trigger, ScheduleTrigger) else f"trigger_events[{result.trigger.index}]"
+    return {"pipeline": result.trigger.pipeline.alias, "trigger": name,
             "scheduled_for": result.scheduled_for.isoformat(),
             "outcome": result.outcome.value if result.outcome else "CLAIMED_ELSEWHERE",
             "pipeline_run_id": result.pipeline_run_id, "reason": result.reason}
