@@ -51,6 +51,7 @@ from orchestra_local.errors import (
 )
 from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
 from orchestra_local.spec.loader import discover, load_file, validate_file
+from orchestra_local.spec.trigger_graph import trigger_loops
 from orchestra_local.store import RunStore
 
 
@@ -108,6 +109,12 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
             report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
             if output == "text":
                 print_problems(exc.problems)
+    loaded = {str(path): load_file(path) for path in files if "detail" not in report[str(path)]}
+    keys = {str(pipeline.path): key for key, pipeline in loaded.items()}
+    for problem in trigger_loops(list(loaded.values())) if len(loaded) > 1 else []:
+        report[keys[str(problem.file)]]["warnings"].append(problem.as_detail())  # a loop across files: a warning
+        if output == "text":
+            print_problems([problem])
     if output == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     elif bad:

@@ -1,6 +1,6 @@
 """Schedules on real time: ``serve`` starts a run at the minute boundary, and a SIGKILL and restart within
 the minute does not start it twice; two ``scheduler`` processes on one PostgreSQL database start each fire
-time once."""
+time once over three minutes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,7 +64,18 @@ def _next_boundary(after: datetime) -> datetime:
     return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
-def test_serve_starts_the_minute_on_time_and_a_kill_and_restart_does_not_start_it_again(repo: Path) -> None:
+def _start_postgres_schedulers(repo: Path, url: str) -> list[subprocess.Popen[str]]:
+    (repo / "orchestra").mkdir(parents=True, exist_ok=True)
+    (repo / ".git").mkdir(exist_ok=True)
+    (repo / "orchestra" / "minutely.yml").write_text(MINUTELY)
+    return [subprocess.Popen([CLI, "scheduler", "--repo-root", str(repo), "--metadata-url", url,
+                              "--state-dir", str(repo / f"state{index}")],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for index in range(2)]
+
+
+def _serve_kill_and_restart(repo: Path) -> None:
+    """serve starts the next minute within 2 s; SIGKILLed right after and restarted in the minute, it does
+    not start that minute again."""
     (repo / "orchestra" / "minutely.yml").write_text(MINUTELY)
     if datetime.now(UTC).second > 50:  # keep the restart below inside the minute that fired
         time.sleep(61 - datetime.now(UTC).second)
@@ -101,28 +113,28 @@ def test_serve_starts_the_minute_on_time_and_a_kill_and_restart_does_not_start_i
 
 
 @pytest.mark.postgres
-def test_two_schedulers_on_one_postgres_database_start_each_fire_time_once(repo: Path, postgres_url: str) -> None:
+def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -> None:
+    """Two scenarios at once, to spend the three minutes once: two ``scheduler`` processes on one
+    PostgreSQL database start each fire time once; meanwhile ``serve`` (SQLite) is killed and restarted."""
     import sqlalchemy as sa
 
-    schema = f"scheduler_e2e_{os.getpid()}_{int(time.time())}"
+    schema = f"scheduler_e2e_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(postgres_url)
     with admin.begin() as connection:
         connection.execute(sa.text(f'create schema "{schema}"'))
     url = f"{postgres_url}?options=-csearch_path%3D{schema}"
-    (repo / "orchestra" / "minutely.yml").write_text(MINUTELY)
-    start = datetime.now(UTC)
-    schedulers = [subprocess.Popen([CLI, "scheduler", "--repo-root", str(repo), "--metadata-url", url],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    end = _next_boundary(datetime.now(UTC)) + timedelta(minutes=2, seconds=5)  # three minute boundaries
+    schedulers = _start_postgres_schedulers(tmp_path / "shared_repo", url)
     try:
-        end = _next_boundary(start) + timedelta(minutes=2, seconds=5)  # three boundaries after the first pass's
-        while datetime.now(UTC) < end:
-            assert all(process.poll() is None for process in schedulers), "a scheduler exited"
-            time.sleep(0.5)
-    finally:
-        for process in schedulers:
-            process.send_signal(signal.SIGTERM)
-        outputs = [process.communicate(timeout=60)[0] for process in schedulers]
-    try:
+        try:
+            _serve_kill_and_restart(repo)
+            while datetime.now(UTC) < end:
+                assert all(process.poll() is None for process in schedulers), "a scheduler exited"
+                time.sleep(0.5)
+        finally:
+            for process in schedulers:
+                process.send_signal(signal.SIGTERM)
+            outputs = [process.communicate(timeout=60)[0] for process in schedulers]
         store = RunStore(url)
         ticks = list_ticks(store, "minutely", limit=100)
         runs = store.list_pipeline_runs(limit=100)
