@@ -80,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         console = Console(width=max(console.width, 160))
     try:
         source = open_source(args.source, metadata_url=args.metadata_url, warehouse=args.warehouse, schema=args.schema)
-        report = build_report(source, Selection(since=args.since, pipelines=tuple(args.pipeline)), args.run)
+        try:
+            report = build_report(source, Selection(since=args.since, pipelines=tuple(args.pipeline)), args.run)
+        finally:
+            source.close()
     except SourceError as exc:
         console.print(f"[red]Error:[/] {exc}", highlight=False)
         return 1

@@ -19,6 +19,7 @@ of :data:`BATCH_ROWS`; the warehouse is attached read-only and copied by DuckDB 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,10 +27,10 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Select, select
+from sqlalchemy import Engine, Select, create_engine, inspect, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from orchestra_local.console import task_label
-from orchestra_local.store import RunStore
 from orchestra_local.store.repository import OPERATIONS, PIPELINE_RUNS, TASK_RUNS
 from orchestra_local.viewer.gantt import GanttBar, bars_from_task_runs
 
@@ -87,14 +88,17 @@ class MetadataSource(Protocol):
             SourceError: No such run.
         """
 
+    def close(self) -> None:
+        """Release what the source holds."""
+
 
 def _naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
 
 
-def _batches(store: RunStore, statement: Select[Any], schema: pa.Schema,
+def _batches(engine: Engine, statement: Select[Any], schema: pa.Schema,
              derive: Any = None) -> Iterator[pa.RecordBatch]:
-    with store.engine.connect() as connection:
+    with engine.connect() as connection:
         result = connection.execution_options(yield_per=BATCH_ROWS).execute(statement)
         for rows in result.partitions():
             records = [derive(row._mapping) if derive else row._mapping for row in rows]
@@ -114,21 +118,50 @@ def _task_record(row: Any) -> dict[str, Any]:
     return {**row, "label": task_label(row)}
 
 
+@contextmanager
+def _reading(description: str) -> Iterator[None]:
+    """Database errors while reading a source, as a :class:`SourceError` naming it (no password, no traceback)."""
+    try:
+        yield
+    except (SQLAlchemyError, duckdb.Error) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise SourceError(f"cannot read the {description}: {type(exc).__name__}: {reason}") from None
+
+
 class StoreSource:
-    """The runner's metadata store (``ORCHESTRA_LOCAL_METADATA_URL``; SQLite by default).
+    """The runner's metadata store (``ORCHESTRA_LOCAL_METADATA_URL``; SQLite by default), read only.
+
+    Unlike the runner, the report never migrates the store: it reads the tables as they are (the
+    columns it reads exist since the first revision).
 
     Raises (at construction):
-        SourceError: The SQLite file does not exist (nothing has run yet).
+        SourceError: The SQLite file does not exist, the database cannot be reached or holds no runs
+            table; the message hides any password.
     """
 
     def __init__(self, url: str):
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
             raise SourceError(f"no metadata store at {url}; run a pipeline first (`make demo`)")
-        self.store = RunStore(url)
-        self.description = f"store {self.store.engine.url.render_as_string(hide_password=True)}"
+        try:
+            self.engine = create_engine(url)
+        except (ArgumentError, ModuleNotFoundError) as exc:
+            raise SourceError(f"cannot open the metadata store: {exc}") from None
+        self.description = f"store {self.engine.url.render_as_string(hide_password=True)}"
+        with _reading(self.description):
+            if not inspect(self.engine).has_table("pipeline_runs"):
+                self.close()
+                raise SourceError(f"the {self.description} holds no pipeline runs table; run a pipeline first")
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
 
     def load(self, connection: duckdb.DuckDBPyConnection, selection: Selection) -> None:
         """See :class:`MetadataSource`."""
+        with _reading(self.description):
+            self._load(connection, selection)
+
+    def _load(self, connection: duckdb.DuckDBPyConnection, selection: Selection) -> None:
         runs = select(PIPELINE_RUNS.c.id).where(PIPELINE_RUNS.c.created_at >= selection.start,
                                                 PIPELINE_RUNS.c.created_at <= selection.now)
         if selection.pipelines:
@@ -136,23 +169,26 @@ class StoreSource:
         ids = runs  # used as a subquery below: each table is one query
         run_columns = [PIPELINE_RUNS.c[name] for name in RUN_SCHEMA.names]
         _create(connection, "pipeline_runs", RUN_SCHEMA,
-                _batches(self.store, select(*run_columns).where(PIPELINE_RUNS.c.id.in_(ids)), RUN_SCHEMA))
+                _batches(self.engine, select(*run_columns).where(PIPELINE_RUNS.c.id.in_(ids)), RUN_SCHEMA))
         task_columns = [TASK_RUNS.c[name] for name in TASK_SCHEMA.names if name != "label"]
         task_columns += [TASK_RUNS.c.group_id, TASK_RUNS.c.run_parameters]
         _create(connection, "task_runs", TASK_SCHEMA,
-                _batches(self.store, select(*task_columns).where(TASK_RUNS.c.pipeline_run_id.in_(ids)), TASK_SCHEMA,
+                _batches(self.engine, select(*task_columns).where(TASK_RUNS.c.pipeline_run_id.in_(ids)), TASK_SCHEMA,
                          _task_record))
         operation_columns = [OPERATIONS.c[name] for name in OPERATION_SCHEMA.names]
         _create(connection, "operations", OPERATION_SCHEMA,
-                _batches(self.store, select(*operation_columns).where(OPERATIONS.c.pipeline_run_id.in_(ids)),
+                _batches(self.engine, select(*operation_columns).where(OPERATIONS.c.pipeline_run_id.in_(ids)),
                          OPERATION_SCHEMA))
 
     def run_bars(self, run_id: str) -> tuple[dict[str, Any], list[GanttBar]]:
         """See :class:`MetadataSource`."""
-        run = self.store.get_pipeline_run(run_id)
+        with _reading(self.description), self.engine.connect() as connection:
+            run = connection.execute(select(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id)).mappings().first()
+            tasks = connection.execute(select(TASK_RUNS).where(TASK_RUNS.c.pipeline_run_id == run_id)
+                                       .order_by(TASK_RUNS.c.position, TASK_RUNS.c.created_at)).mappings().all()
         if run is None:
             raise SourceError(f"no pipeline run {run_id} in the {self.description}; `orchestra-local runs` lists them")
-        return run, bars_from_task_runs(self.store.list_task_runs(run_id))
+        return dict(run), bars_from_task_runs(tasks)
 
 
 LABEL_SQL = """case when json_type(run_parameters -> 'matrix') = 'OBJECT'
@@ -173,7 +209,7 @@ class WarehouseSource:
             raise SourceError(f"no warehouse at {path}; load it with `python metadata_api/orchestra_metadata_pipeline.py`")
         self.path, self.schema = path, schema
         self.description = f"warehouse {path} (schema {schema})"
-        with duckdb.connect(str(path), read_only=True) as connection:
+        with _reading(self.description), duckdb.connect(str(path), read_only=True) as connection:
             found = connection.execute("select count(*) from information_schema.tables where table_schema = ? and "
                                        "table_name in ('pipeline_runs', 'task_runs', 'operations')", [schema]).fetchone()
         if not found or found[0] != 3:
@@ -186,8 +222,15 @@ class WarehouseSource:
             literal = str(self.path).replace("'", "''")  # ATTACH takes no parameters: a quoted literal
             connection.execute(f"attach '{literal}' as warehouse (read_only)")
 
+    def close(self) -> None:
+        """Nothing held between calls."""
+
     def load(self, connection: duckdb.DuckDBPyConnection, selection: Selection) -> None:
         """See :class:`MetadataSource`."""
+        with _reading(self.description):
+            self._load(connection, selection)
+
+    def _load(self, connection: duckdb.DuckDBPyConnection, selection: Selection) -> None:
         self._attach(connection)
         table = f"warehouse.{self.schema}"
         pipelines = list(selection.pipelines) or None
@@ -211,7 +254,7 @@ class WarehouseSource:
 
     def run_bars(self, run_id: str) -> tuple[dict[str, Any], list[GanttBar]]:
         """See :class:`MetadataSource`."""
-        with duckdb.connect() as connection:
+        with _reading(self.description), duckdb.connect() as connection:
             self._attach(connection)
             table = f"warehouse.{self.schema}"
             run = connection.execute(f"select id, pipeline_name, run_status from {table}.pipeline_runs where id = ?",

@@ -71,6 +71,7 @@ def main() -> int:
         assert report.totals["pipeline_runs"] == args.runs, report.totals
         build_seconds = _median_seconds(lambda: build_report(source, selection), args.repeat)
         render_seconds = _median_seconds(lambda: render_html(report), args.repeat)
+        source.close()
         megabytes = out.stat().st_size / 1e6
     table = "\n".join([
         f"# analytics report: {args.runs:,} runs ({report.totals['task_runs']:,} task runs, "

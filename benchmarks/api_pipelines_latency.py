@@ -111,7 +111,7 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "ORCHESTRA_LOCAL_HOME": str(state), "ORCHESTRA_LOCAL_API_TOKEN": TOKEN}
         cli = str(Path(sys.executable).with_name("orchestra-local"))
-        server = subprocess.Popen([cli, "serve", "--port", str(port), "--repo-root", str(root)], env=env,
+        server = subprocess.Popen([cli, "serve", "--port", str(port), "--repo-root", str(root), "--no-scheduler"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/api/engine/public/pipelines"
         headers = {"Authorization": f"Bearer {TOKEN}"}

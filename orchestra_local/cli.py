@@ -50,9 +50,20 @@ from orchestra_local.errors import (
     StoreError,
 )
 from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
-from orchestra_local.spec.loader import discover, load_file, validate_file
+from orchestra_local.spec.loader import LoadedPipeline, discover, load_file, validate_file
 from orchestra_local.spec.trigger_graph import trigger_loops
 from orchestra_local.store import RunStore
+
+
+def _loadable(paths: list[Path]) -> dict[str, LoadedPipeline]:
+    """The files the runner can load, by their name as given (one it refuses was reported already)."""
+    loaded = {}
+    for path in paths:
+        try:
+            loaded[str(path)] = load_file(path)
+        except PipelineValidationError:
+            continue  # valid for Orchestra, not runnable here: its warning says why; it triggers nothing locally
+    return loaded
 
 
 def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -109,7 +120,7 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
             report[str(path)] = {"detail": [p.as_detail() for p in exc.problems]}
             if output == "text":
                 print_problems(exc.problems)
-    loaded = {str(path): load_file(path) for path in files if "detail" not in report[str(path)]}
+    loaded = _loadable([path for path in files if "detail" not in report[str(path)]]) if len(files) > 1 else {}
     keys = {str(pipeline.path): key for key, pipeline in loaded.items()}
     for problem in trigger_loops(list(loaded.values())) if len(loaded) > 1 else []:
         report[keys[str(problem.file)]]["warnings"].append(problem.as_detail())  # a loop across files: a warning

@@ -97,10 +97,12 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = Scheduler(service, catch_up=settings.catch_up).start_thread()[1] if settings.scheduler else None
+        scheduler = Scheduler(service, catch_up=settings.catch_up).start_thread() if settings.scheduler else None
         yield
-        if stop is not None:
-            stop.set()  # no run starts after this point
+        if scheduler is not None:
+            thread, stop = scheduler
+            stop.set()
+            thread.join(timeout=60)  # its pass ends: no run starts after this point
         service.shutdown()  # cancel what is still running; nothing is left RUNNING
 
     app = FastAPI(title="orchestra-local", version=__version__, lifespan=lifespan,

@@ -181,26 +181,37 @@ class Scheduler:
         results: list[TickResult] = []
         schedules, events = self.triggers()
         for trigger in schedules:
-            due = trigger.fire_times.between(self._since(trigger, now), now)
-            missed = [moment for moment in due if now - moment > GRACE]
-            on_time = [moment for moment in due if now - moment <= GRACE]
-            if self.catch_up == "last" and missed:
-                on_time.insert(0, missed.pop())
-            results += self._record_missed(trigger, missed)
-            for moment in on_time:
-                results.append(self._fire(trigger, moment))
-            self._evaluated[(trigger.pipeline.id, trigger.name)] = now
+            try:
+                results += self._evaluate_schedule(trigger, now)
+            except Exception:  # one schedule's failure (a store write) must not stop the others
+                log.exception("%s: schedule %r: evaluation failed; retried next pass", trigger.pipeline.yaml_path,
+                              trigger.name)
         if self._events_since is None:
             self._events_since = min(self._resume_from or now, now)
         if events:
             for run in ended_runs(self.service.store, self._events_since, now):
                 if run["id"] in self._seen_ends:
                     continue  # read again through the lookback: handled by an earlier pass
+                try:
+                    results += [self._fire_event(event, run, now) for event in events if event.matches(run)]
+                except Exception:  # left unseen: the next pass (through the lookback) tries it again
+                    log.exception("trigger events of run %s: evaluation failed", run["id"])
+                    continue
                 self._seen_ends[run["id"]] = run["completed_at"]
-                results += [self._fire_event(event, run) for event in events if event.matches(run)]
         self._seen_ends = {key: end for key, end in self._seen_ends.items() if end > self._events_since - LOOKBACK}
         self._events_since = now
         self._resume_from = None  # the heartbeat is for the first pass: schedules added later start from now
+        return results
+
+    def _evaluate_schedule(self, trigger: ScheduleTrigger, now: datetime) -> list[TickResult]:
+        due = trigger.fire_times.between(self._since(trigger, now), now)
+        missed = [moment for moment in due if now - moment > GRACE]
+        on_time = [moment for moment in due if now - moment <= GRACE]
+        if self.catch_up == "last" and missed:
+            on_time.insert(0, missed.pop())
+        results = self._record_missed(trigger, missed)
+        results += [self._fire(trigger, moment) for moment in on_time]
+        self._evaluated[(trigger.pipeline.id, trigger.name)] = now
         return results
 
     def _record_missed(self, trigger: ScheduleTrigger, missed: list[datetime]) -> list[TickResult]:
@@ -227,11 +238,13 @@ class Scheduler:
         )
         return self._start(trigger, tick, options, f"schedule {trigger.name!r}")
 
-    def _fire_event(self, trigger: EventTrigger, run: dict[str, Any]) -> TickResult:
+    def _fire_event(self, trigger: EventTrigger, run: dict[str, Any], now: datetime) -> TickResult:
         tick = claim(trigger.pipeline.id, trigger.pipeline.alias, TriggerKind.TRIGGER_EVENT, run["id"],
                      run["completed_at"])
         if trigger.paused:
             return self._skip(trigger, tick, "paused (meta.orchestra_local.paused in the pipeline file)")
+        if now - run["completed_at"] > GRACE + LOOKBACK:  # it ended while no scheduler ran: no catch-up
+            return self._skip(trigger, tick, "missed: the upstream run ended while the scheduler was not running")
         chain = chain_of(run)
         if len(chain) >= MAX_TRIGGER_CHAIN:
             reason = loop_reason(chain, trigger.pipeline.alias)

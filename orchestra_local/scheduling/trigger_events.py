@@ -4,8 +4,9 @@ An entry ``{type: pipeline, pipeline_id: <id> | "*", statuses, run_inputs}`` (or
 section 5) fires when a run of that pipeline (``*``: of any other pipeline) ends in one of
 ``statuses`` (default SUCCEEDED and WARNING). Each scheduler pass (``scheduler.py``) reads the runs
 that ended since the previous pass, from the store, so runs of ``orchestra-local run``, of the API
-and of other schedulers count alike; a run that ended while no scheduler ran is not looked at
-(the heartbeat bounds how far back a restart looks, as for schedules).
+and of other schedulers count alike. A run that ended while no scheduler ran (more than a minute
+before the pass that reads it) starts nothing: its tick is SKIPPED ("missed"), as for schedules
+there is no catch-up.
 
 Each start claims a TRIGGER_EVENT tick keyed by the upstream run's id and end time, in the
 transaction that creates the run: two schedulers start it once. The new run records

@@ -1,7 +1,7 @@
 """Loops between pipeline files through ``trigger_events`` (A's end starts B, B's end starts A).
 
-``orchestra-local validate`` over several files warns about each cycle, in every file on it, at the
-``trigger_events`` entry that closes it. It is a warning, as Orchestra accepts such files; at run
+``orchestra-local validate`` over several files warns once per loop (a strongly connected group of
+files) in every file of it, at a ``trigger_events`` entry that keeps it going. It is a warning, as Orchestra accepts such files; at run
 time the scheduler bounds a chain of trigger events (``scheduling/trigger_events.py``). An entry
 with ``pipeline_id: "*"`` listens to every other pipeline and counts as an edge from each of them.
 Pipeline ids are the local ones (uuid5 of the repo-relative path, ``engine/runner.pipeline_identity``).
@@ -41,15 +41,20 @@ def trigger_loops(pipelines: Sequence[LoadedPipeline]) -> list[Problem]:
                 if upstream_id in by_id:
                     graph.add_edge(upstream_id, downstream_id, index=index)
     problems = []
-    for cycle in sorted(nx.simple_cycles(graph), key=lambda ids: sorted(by_id[i].path.stem for i in ids)):
-        names = " -> ".join(by_id[node].path.stem for node in [*cycle, cycle[0]])
-        for position, node in enumerate(cycle):
-            upstream = cycle[position - 1]
+    # One warning per file per strongly connected component (linear time; listing every simple cycle
+    # is exponential when several files use "*").
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        names = sorted(by_id[node].path.stem for node in component)
+        for node in sorted(component, key=lambda node: by_id[node].path.stem):
+            upstream = next(source for source, _ in graph.in_edges(node) if source in component)
             loaded = by_id[node]
             loc = ("trigger_events", graph.edges[upstream, node]["index"], "pipeline_id")
             line, column = loaded.locate(loc)
             problems.append(Problem(
                 loc=loc, type="trigger_loop", severity="warning", file=str(loaded.path), line=line, column=column,
-                msg=f"trigger loop: {names}; each run's end starts the next, forever (the local scheduler stops "
-                    "a chain after 10 runs): break the loop or use a sensor"))
+                msg=f"trigger loop among {', '.join(names)} (this entry listens to {by_id[upstream].path.stem}): "
+                    "each run's end starts the next, forever (the local scheduler stops a chain after 10 runs); "
+                    "break the loop or use a sensor"))
     return problems

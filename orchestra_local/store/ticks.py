@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from orchestra_local.store.repository import RunStore
 
 TICKS: Table = Tick.__table__  # type: ignore[assignment]
+NAME_LENGTH = 200
+"""Longest trigger name stored (``ticks.trigger_name``); a longer schedule name is cut, consistently."""
 
 
 class TriggerKind(StrEnum):
@@ -44,8 +46,8 @@ class TickOutcome(StrEnum):
 
 def claim(pipeline_id: str, pipeline_alias: str, kind: TriggerKind, name: str, scheduled_for: datetime) -> dict[str, Any]:
     """The key of a tick, as ``RunRequest.tick`` and :func:`record_tick` take it (``scheduled_for`` aware)."""
-    return {"pipeline_id": pipeline_id, "pipeline_alias": pipeline_alias, "trigger_kind": str(kind),
-            "trigger_name": name, "scheduled_for": scheduled_for}
+    return {"pipeline_id": pipeline_id, "pipeline_alias": pipeline_alias[:200], "trigger_kind": str(kind),
+            "trigger_name": name[:NAME_LENGTH], "scheduled_for": scheduled_for}
 
 
 def started_tick(tick: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ attempt is hatched and labelled with its number of attempts, so retries show at 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,10 +115,10 @@ def gantt_figure(bars: Sequence[GanttBar], title: str = "", now: datetime | None
         for bar in group:
             seconds = _seconds(bar, now)
             took = f"{seconds:.2f} s" if seconds is not None else "never started"
-            hover.append(f"<b>{bar.label}</b><br>{bar.status}, {took}<br>attempts: {bar.attempts}"
+            hover.append(f"<b>{html.escape(bar.label)}</b><br>{bar.status}, {took}<br>attempts: {bar.attempts}"
                          f"<br>task run {bar.task_run_id}")
         figure.add_bar(
-            name=status, orientation="h", y=[bar.label for bar in group],
+            name=status, orientation="h", y=[html.escape(bar.label) for bar in group],
             base=[begin.isoformat() for begin in begins], x=[width.total_seconds() * 1000 for width in widths],
             marker={"color": STATUS_COLOURS.get(status, OTHER_COLOUR),
                     "pattern": {"shape": ["/" if bar.attempts > 1 else "" for bar in group]}},
@@ -129,7 +130,7 @@ def gantt_figure(bars: Sequence[GanttBar], title: str = "", now: datetime | None
         title=title or None, barmode="overlay", height=140 + 26 * len(bars), margin={"l": 10, "r": 10, "t": 50, "b": 40},
         legend={"title": {"text": "status"}, "orientation": "h", "y": 1.02, "yanchor": "bottom"},
         xaxis={"type": "date", "title": {"text": "time (UTC)"}},
-        yaxis={"categoryorder": "array", "categoryarray": [bar.label for bar in bars], "autorange": "reversed",
+        yaxis={"categoryorder": "array", "categoryarray": [html.escape(bar.label) for bar in bars], "autorange": "reversed",
                "automargin": True},
     )
     return figure

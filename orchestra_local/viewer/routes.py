@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs
 from sqlalchemy import select
 
+from orchestra_local.api.params import MAX_PAGE
 from orchestra_local.api.service import RunService
 from orchestra_local.console import task_label
 from orchestra_local.errors import InvalidInputError
@@ -71,7 +72,7 @@ def runs_page(request: Request, pipeline: str = "", status: str = "", days: int 
     """The runs list."""
     store = _store(request)
     now = utcnow()
-    days, page = max(1, min(days, 3650)), max(1, page)
+    days, page = max(1, min(days, 3650)), max(1, min(page, MAX_PAGE))
     result = queries.pipeline_runs(store, window=queries.Window(start=now - timedelta(days=days), end=now),
                                    page=page, page_size=PAGE_SIZE, statuses=[status] if status else (),
                                    pipeline_ids=[pipeline] if pipeline else ())

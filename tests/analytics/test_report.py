@@ -93,3 +93,12 @@ def test_bad_input_says_what_to_do(history, tmp_path: Path, capsys) -> None:
     assert exited.value.code == 2
     with pytest.raises(SourceError):
         StoreSource(f"sqlite:///{tmp_path / 'missing.db'}")
+
+
+def test_a_store_without_runs_tables_is_an_error_and_is_left_untouched(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert main(["report", "--metadata-url", f"sqlite:///{empty}"]) == 1
+    assert "holds no pipeline runs table" in capsys.readouterr().out
+    with sqlite3.connect(empty) as connection:  # the report never migrates a store
+        assert connection.execute("select count(*) from sqlite_master").fetchone() == (0,)

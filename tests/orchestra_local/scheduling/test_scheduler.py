@@ -159,3 +159,24 @@ def test_paused_invalid_and_unschedulable_files(service: RunService, task_repo: 
     assert sum("orchestra/broken.yml: not scheduled" in message for message in warnings) == 1  # logged once
     assert sum("unknown time zone 'Mars/Base'" in message for message in warnings) == 1
     _wait_all(service)
+
+
+def test_a_schedule_that_fails_to_evaluate_does_not_stop_the_others(service: RunService, task_repo: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    _write(task_repo, "bad")
+    _write(task_repo, "good")
+    start = service.start
+
+    def flaky_start(pipeline_id: str, options):  # noqa: ANN001 - the service's signature
+        if service.registry.find(pipeline_id).alias == "bad":
+            raise RuntimeError("store on fire")
+        return start(pipeline_id, options)
+
+    monkeypatch.setattr(service, "start", flaky_start)
+    scheduler = Scheduler(service)
+    scheduler.evaluate(START)
+    with caplog.at_level(logging.ERROR, logger="orchestra_local.scheduling.scheduler"):
+        results = scheduler.evaluate(START + timedelta(minutes=1))
+    assert [(r.trigger.pipeline.alias, r.outcome) for r in results] == [("good", "STARTED")]
+    assert "schedule 'every minute': evaluation failed" in caplog.text and "store on fire" in caplog.text
+    _wait_all(service)

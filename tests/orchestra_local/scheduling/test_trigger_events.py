@@ -128,3 +128,16 @@ def test_a_trigger_loop_is_bounded_and_reported(service: RunService, task_repo: 
     (stopped,) = skipped
     assert stopped.reason.startswith("trigger loop: ping -> pong -> ping -> pong -> ping")
     assert [tick["outcome"] for tick in list_ticks(service.store)][0] == "SKIPPED"
+
+
+def test_an_upstream_end_from_before_the_scheduler_ran_is_missed_not_started(service: RunService,
+                                                                              task_repo: Path) -> None:
+    _write(task_repo, "a")
+    _write(task_repo, "b", _on(service, "a"))
+    first = Scheduler(service)
+    first.evaluate()
+    ended = _run(service, "a")
+    first.beat(utcnow())  # the previous process's last pass: it had not read a's end yet
+    (result,) = Scheduler(service).evaluate(ended["completed_at"] + timedelta(minutes=5))  # restarted 5 min later
+    assert result.outcome == "SKIPPED" and "ended while the scheduler was not running" in result.reason
+    assert _runs_of(service, "b") == []
