@@ -112,13 +112,25 @@ SLOW = """
 def start_slow_run(cli_path: str, repo: Path, pidfile: Path) -> subprocess.Popen[str]:
     """Start the CLI on a pipeline whose second task sleeps, and wait until that task runs."""
     path = write(repo, SLOW.format(pidfile=pidfile))
+    # PYTHONFAULTHANDLER: a runner that hangs is sent SIGABRT by communicate_or_dump and prints every
+    # thread's stack (a Ctrl-C that once went unanswered in a clean-clone CI run; not reproduced since)
     process = subprocess.Popen([cli_path, "run", str(path), "--no-progress"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     deadline = time.monotonic() + 60
     while not (pidfile.exists() and pidfile.read_text().strip()):
         assert time.monotonic() < deadline and process.poll() is None, "the slow task never started"
         time.sleep(0.05)
     return process
+
+
+def communicate_or_dump(process: subprocess.Popen[str], timeout: float = 30) -> str:
+    """The runner's output once it exits; if it does not within ``timeout`` seconds, fail with its threads' stacks."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler dumps every thread's Python stack, then it dies
+        output = process.communicate(timeout=30)[0]
+        raise AssertionError(f"the runner did not exit within {timeout:g} s:\n{output[-20_000:]}") from None
 
 
 def alive(pid: int) -> bool:
@@ -139,7 +151,7 @@ def test_ctrl_c_cancels_the_run_and_its_processes(cli_path: str, repo: Path) -> 
     pidfile = repo / "pid"
     process = start_slow_run(cli_path, repo, pidfile)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
+    output = communicate_or_dump(process)
     assert process.returncode == 1, output
     assert "CANCELLED" in output and "Traceback" not in output
     run, task_runs = latest_run()
@@ -178,7 +190,7 @@ def test_cancel_from_another_terminal_stops_the_runner(cli_path: str, repo: Path
     run, _ = latest_run()
     result = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "cancelled the run: CANCELLED" in result.stdout, result.stderr
-    output, _ = process.communicate(timeout=30)
+    output = communicate_or_dump(process)
     assert process.returncode == 1 and "CANCELLED" in output
     assert not alive(int(pidfile.read_text()))
     again = subprocess.run([cli_path, "cancel", run["id"]], cwd=repo, capture_output=True, text=True, timeout=60)
