@@ -112,15 +112,23 @@ SLOW = """
 def start_slow_run(cli_path: str, repo: Path, pidfile: Path) -> subprocess.Popen[str]:
     """Start the CLI on a pipeline whose second task sleeps, and wait until that task runs."""
     path = write(repo, SLOW.format(pidfile=pidfile))
-    # PYTHONFAULTHANDLER: a runner that hangs is sent SIGABRT by communicate_or_dump and prints every
-    # thread's stack (a Ctrl-C that once went unanswered in a clean-clone CI run; not reproduced since)
+    # A terminal's Ctrl-C reaches a runner whose SIGINT is at its default. A test run started in the
+    # background by a shell without job control inherits SIGINT ignored, and so would the runner (as
+    # after nohup, it then rightly ignores Ctrl-C): start it with the default, as a terminal does.
+    # PYTHONFAULTHANDLER: a runner that hangs anyway is sent SIGABRT and prints every thread's stack.
     process = subprocess.Popen([cli_path, "run", str(path), "--no-progress"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                               preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while not (pidfile.exists() and pidfile.read_text().strip()):
         assert time.monotonic() < deadline and process.poll() is None, "the slow task never started"
         time.sleep(0.05)
     return process
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default (see ``start_slow_run``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def communicate_or_dump(process: subprocess.Popen[str], timeout: float = 30) -> str:
