@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -76,3 +79,26 @@ def browser() -> Iterator[object]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL test database, dropped with everything in it afterwards."""
+    name = f"it_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(postgres_url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"create schema {name}")
+    yield name
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"drop schema {name} cascade")
+    engine.dispose()
+
+
+def postgres_fields(postgres_url: str) -> dict[str, str]:
+    """The test database as the fields of a POSTGRES connection (host, port, user, database[, password])."""
+    url = make_url(postgres_url)
+    fields = {"host": url.host or "127.0.0.1", "port": str(url.port or 5432), "user": url.username or "postgres",
+              "database": url.database or "test"}
+    if url.password:
+        fields["password"] = str(url.password)
+    return fields

@@ -37,6 +37,7 @@ from orchestra_local.api.routers import (
     pipeline_writes,
     pipelines,
     schema,
+    sensor_events,
     state,
     task_runs,
     ticks,
@@ -113,6 +114,7 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     for module in (schema, pipelines, pipeline_writes, pipeline_runs, task_runs, operations, assets, environments,
                    integrations, state, ticks):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(sensor_events.router)  # Orchestra serves it on a host of its own: not under PREFIX
     viewer.install(app)  # the read-only run viewer at /, behind the same token (a login, then a cookie)
     app.add_middleware(ErrorBoundary, masker=workspace.masker)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

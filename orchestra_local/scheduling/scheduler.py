@@ -39,6 +39,7 @@ from orchestra_local.api.registry import PipelineFile
 from orchestra_local.api.service import RunService, StartOptions
 from orchestra_local.errors import FireTimeClaimed, OrchestraLocalError
 from orchestra_local.scheduling.fire_times import FireTimes
+from orchestra_local.scheduling.sensors import SensorTrigger, SensorWindows
 from orchestra_local.scheduling.trigger_events import (
     LOOKBACK,
     MAX_TRIGGER_CHAIN,
@@ -85,10 +86,10 @@ class ScheduleTrigger:
 
 @dataclass(frozen=True)
 class TickResult:
-    """What a pass did for one fire time (a schedule's, or an upstream run's end): its outcome, and
-    the run it started (STARTED only)."""
+    """What a pass did for one fire time (a schedule's, a sensor window's opening, or an upstream
+    run's end): its outcome, and the run it started (STARTED only)."""
 
-    trigger: ScheduleTrigger | EventTrigger
+    trigger: ScheduleTrigger | EventTrigger | SensorTrigger
     scheduled_for: datetime
     outcome: TickOutcome | None  # None: another process had claimed it
     pipeline_run_id: str | None = None
@@ -108,10 +109,11 @@ class Scheduler:
             ``concurrency.max_active`` like any other).
         catch_up: ``none`` (default) or ``last``: what to do with fire times missed while down.
         clock: The current time (aware UTC); tests inject one.
+        synchronous_sensors: Poll sensor checks inline rather than in threads (tests on an injected clock).
     """
 
     def __init__(self, service: RunService, *, catch_up: Literal["none", "last"] = "none",
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, synchronous_sensors: bool = False):
         self.service, self.catch_up, self.clock = service, catch_up, clock
         self.heartbeat = service.settings.state_dir / HEARTBEAT_FILE
         self._resume_from = self._read_heartbeat()
@@ -119,6 +121,8 @@ class Scheduler:
         self._events_since: datetime | None = None  # runs that ended after this were not looked at yet
         self._seen_ends: dict[str, datetime] = {}  # ended runs handled, still inside the lookback
         self._broken: dict[str, str] = {}  # path -> the error last logged for it
+        self.sensors = SensorWindows(service, self._record, self._start, self._resume_from,
+                                     synchronous=synchronous_sensors)
 
     def _read_heartbeat(self) -> datetime | None:
         try:
@@ -134,10 +138,12 @@ class Scheduler:
         partial.write_text(moment.isoformat(), encoding="utf-8")
         partial.replace(self.heartbeat)
 
-    def triggers(self) -> tuple[list[ScheduleTrigger], list[EventTrigger]]:
-        """Every schedule and trigger_events entry of every valid pipeline file (invalid ones are logged once)."""
+    def triggers(self) -> tuple[list[ScheduleTrigger], list[EventTrigger], list[SensorTrigger]]:
+        """Every schedule, trigger_events and sensors entry of every valid pipeline file (invalid ones are
+        logged once)."""
         schedules: list[ScheduleTrigger] = []
         events: list[EventTrigger] = []
+        sensors: list[SensorTrigger] = []
         for pipeline in self.service.registry.all():
             try:
                 model = self.service.load(pipeline).model
@@ -147,7 +153,8 @@ class Scheduler:
             schedules += self._schedules(pipeline, model)
             events += [EventTrigger(pipeline, index, entry, _paused(model))
                        for index, entry in enumerate(model.trigger_events or [])]
-        return schedules, events
+            sensors += self._sensors(pipeline, model)
+        return schedules, events, sensors
 
     def _schedules(self, pipeline: PipelineFile, model: Pipeline) -> Iterator[ScheduleTrigger]:
         for index, entry in enumerate(model.schedule or []):
@@ -158,6 +165,16 @@ class Scheduler:
                 self._log_once(f"{pipeline.path}#{name}", f"{pipeline.yaml_path}: schedule {name!r}: {exc}")
                 continue
             yield ScheduleTrigger(pipeline, name, entry, fire_times, _paused(model))
+
+    def _sensors(self, pipeline: PipelineFile, model: Pipeline) -> Iterator[SensorTrigger]:
+        for sensor_id, entry in (model.sensors or {}).items():
+            try:
+                fire_times = FireTimes.of(entry.cron, entry.timezone, entry.exclude)
+            except ValueError as exc:
+                self._log_once(f"{pipeline.path}#sensors.{sensor_id}",
+                               f"{pipeline.yaml_path}: sensor {sensor_id!r}: {exc}")
+                continue
+            yield SensorTrigger(pipeline, sensor_id, entry, fire_times, _paused(model))
 
     def _log_once(self, key: str, message: str) -> None:
         if self._broken.get(key) != message:
@@ -179,13 +196,14 @@ class Scheduler:
         """One pass: every schedule's fire times in (last evaluated, now]; see the module doc."""
         now = now or self.clock()
         results: list[TickResult] = []
-        schedules, events = self.triggers()
+        schedules, events, sensors = self.triggers()
         for trigger in schedules:
             try:
                 results += self._evaluate_schedule(trigger, now)
             except Exception:  # one schedule's failure (a store write) must not stop the others
                 log.exception("%s: schedule %r: evaluation failed; retried next pass", trigger.pipeline.yaml_path,
                               trigger.name)
+        results += self.sensors.evaluate(sensors, now)
         if self._events_since is None:
             self._events_since = min(self._resume_from or now, now)
         if events:
@@ -256,10 +274,14 @@ class Scheduler:
         return self._start(trigger, tick, options, f"trigger_events[{trigger.index}] (run {run['id']} ended)")
 
     def _skip(self, trigger: ScheduleTrigger | EventTrigger, tick: dict[str, Any], reason: str) -> TickResult:
-        recorded = record_tick(self.service.store, tick, TickOutcome.SKIPPED, reason)
-        return TickResult(trigger, tick["scheduled_for"], TickOutcome.SKIPPED if recorded else None, reason=reason)
+        return self._record(trigger, tick, TickOutcome.SKIPPED, reason)
 
-    def _start(self, trigger: ScheduleTrigger | EventTrigger, tick: dict[str, Any], options: StartOptions,
+    def _record(self, trigger: ScheduleTrigger | EventTrigger | SensorTrigger, tick: dict[str, Any],
+                outcome: TickOutcome, reason: str) -> TickResult:
+        recorded = record_tick(self.service.store, tick, outcome, reason)
+        return TickResult(trigger, tick["scheduled_for"], outcome if recorded else None, reason=reason)
+
+    def _start(self, trigger: ScheduleTrigger | EventTrigger | SensorTrigger, tick: dict[str, Any], options: StartOptions,
                what: str) -> TickResult:
         moment = tick["scheduled_for"]
         try:
@@ -285,6 +307,7 @@ class Scheduler:
                 log.exception("scheduler pass failed; retrying in %.0f s", PASS_SECONDS)
             now = self.clock()
             stop.wait(PASS_SECONDS - (now.timestamp() % PASS_SECONDS) + 0.02)  # just after the next second
+        self.sensors.close()
 
     def start_thread(self) -> tuple[threading.Thread, threading.Event]:
         """Run :meth:`run` in a daemon thread; returns it and the event that stops it."""
@@ -296,8 +319,10 @@ class Scheduler:
 
 def describe(result: TickResult) -> dict[str, Any]:
     """A pass result as a log/JSON record."""
-    name = result.trigger.name if isinstance(result.trigger, ScheduleTrigger) else f"trigger_events[{result.trigger.index}]"
-    return {"pipeline": result.trigger.pipeline.alias, "trigger": name,
+    trigger = result.trigger
+    name = (trigger.name if isinstance(trigger, ScheduleTrigger) else f"sensors.{trigger.name}"
+            if isinstance(trigger, SensorTrigger) else f"trigger_events[{trigger.index}]")
+    return {"pipeline": trigger.pipeline.alias, "trigger": name,
             "scheduled_for": result.scheduled_for.isoformat(),
             "outcome": result.outcome.value if result.outcome else "CLAIMED_ELSEWHERE",
             "pipeline_run_id": result.pipeline_run_id, "reason": result.reason}

@@ -201,3 +201,19 @@ class Tick(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # STARTED, SKIPPED, TIMED_OUT, FAILED
     reason: Mapped[str] = mapped_column(Text, default="")
     pipeline_run_id: Mapped[str | None] = mapped_column(ForeignKey("pipeline_runs.id"))
+
+
+class SensorEvent(Base):
+    """An event POSTed for ``ORCHESTRA_WEBHOOK_EVENT`` sensor checks (local; Orchestra keeps them 7 days).
+
+    Body received (Orchestra's "Webhook events sensor" page): ``{"event_type": "SENSOR_EVENT",
+    "sensor_event_type": "<type>", "sensor_event": {...any JSON object...}}``.
+    """
+
+    __tablename__ = "sensor_events"
+    __table_args__ = (Index("ix_sensor_events_type_received", "sensor_event_type", "received_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    sensor_event_type: Mapped[str] = mapped_column(String(200))
+    sensor_event: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]

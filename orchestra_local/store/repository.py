@@ -107,6 +107,15 @@ class RunStore:
             raise
         return True
 
+    def execute(self, statement: Any) -> int:
+        """Run one write statement (an UPDATE or DELETE built by a store module); returns the rows it changed.
+
+        Raises:
+            StoreError: When the write fails.
+        """
+        with self._write() as connection:
+            return connection.execute(statement).rowcount
+
     def _masked(self, values: Mapping[str, Any]) -> dict[str, Any]:
         # Literal secrets (a --vars api_key or an Authorization header in a pipeline file) first reach
         # the runner in the task runs' parameters: learn them here, so every later log masks them too.

@@ -43,7 +43,8 @@ def test_every_route_but_schema_needs_the_token(api) -> None:
     run = "5b1f8a86-1b51-4b5e-9a3c-3d1c2a9e0f11"
     routes = [(method.upper(), path) for path, operations in api.app.openapi()["paths"].items()
               for method in operations]
-    assert len(routes) > 25 and all(path.startswith(PREFIX) for _method, path in routes)
+    # all under PREFIX but the sensor-event webhook, which Orchestra serves on a host of its own
+    assert len(routes) > 25 and all(path.startswith(PREFIX) or path == "/webhook" for _method, path in routes)
     for method, template in routes:
         if (method, template) in OPEN_ROUTES:
             continue

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy
@@ -14,32 +13,15 @@ from sqlalchemy.engine import make_url
 
 from orchestra_local.connections import Connection
 from orchestra_local.errors import PipelineValidationError
+from tests.conftest import postgres_fields
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    """A fresh schema in the test database, dropped with everything in it afterwards."""
-    name = f"it_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(postgres_url, poolclass=sqlalchemy.pool.NullPool)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"create schema {name}")
-    yield name
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"drop schema {name} cascade")
-    engine.dispose()
-
-
-@pytest.fixture
 def warehouse(postgres_url: str) -> dict[str, Connection]:
     """The test database as a POSTGRES connection with host/port/user/database fields."""
-    url = make_url(postgres_url)
-    fields = {"host": url.host or "127.0.0.1", "port": str(url.port or 5432), "user": url.username or "postgres",
-              "database": url.database or "test"}
-    if url.password:
-        fields["password"] = str(url.password)
-    return {"warehouse": Connection(name="warehouse", integration="POSTGRES", fields=fields)}
+    return {"warehouse": Connection(name="warehouse", integration="POSTGRES", fields=postgres_fields(postgres_url))}
 
 
 def _pipeline(tasks: dict[str, dict], *, retries: int = 0, timeout: int = 60) -> str:

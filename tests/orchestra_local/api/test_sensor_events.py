@@ -1,0 +1,23 @@
+"""``POST /webhook``: the body Orchestra's "Webhook events sensor" page documents is stored for sensor checks."""
+
+from __future__ import annotations
+
+from orchestra_local.store.sensor_events import latest_sensor_event
+
+
+def test_the_documented_sensor_event_body_is_stored(api) -> None:
+    body = {"event_type": "SENSOR_EVENT", "sensor_event_type": "files_ready", "sensor_event": {"hello": "world"}}
+    stored = api.client.post("/webhook", json=body, headers=api.headers)
+    assert stored.status_code == 200 and stored.json() == {"message": "Event stored"}
+    event = latest_sensor_event(api.app.state.service.store, "files_ready", None)
+    assert event is not None and event["sensor_event"] == {"hello": "world"}
+
+
+def test_a_webhook_call_without_the_token_or_with_another_event_type_is_refused(api) -> None:
+    body = {"event_type": "SENSOR_EVENT", "sensor_event_type": "files_ready", "sensor_event": {}}
+    assert api.client.post("/webhook", json=body).status_code == 401
+    other = api.client.post("/webhook", json={**body, "event_type": "SET_OUTPUT"}, headers=api.headers)
+    assert other.status_code == 422 and "SENSOR_EVENT" in other.text
+    empty = api.client.post("/webhook", json={**body, "sensor_event_type": ""}, headers=api.headers)
+    assert empty.status_code == 422
+    assert latest_sensor_event(api.app.state.service.store, "files_ready", None) is None
