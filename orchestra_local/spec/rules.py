@@ -23,12 +23,15 @@ import difflib
 import functools
 import zoneinfo
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice, pairwise
 from typing import Any
 
 import pydantic
 
 from orchestra_local.errors import Problem
 from orchestra_local.expressions import FUNCTIONS, MAX_EXPRESSION_LENGTH, TEMPLATE, has_template
+from orchestra_local.scheduling.fire_times import FireTimes
 from orchestra_local.spec import catalog
 from orchestra_local.spec.cron import CronError, validate_cron
 from orchestra_local.spec.limits import MAX_MATRIX_VALUES
@@ -236,6 +239,20 @@ def _documented_limits(model: Pipeline) -> Iterator[Problem]:
             yield _warning(("sensors", sensor_id, "timeout_mins"), "timeout_mins is at least 1 minute")
         if not sensor.checks:
             yield _warning(("sensors", sensor_id, "checks"), "a sensor needs at least one check")
+        gap = _shortest_interval(sensor.cron, sensor.timezone)
+        if gap is not None and timedelta(minutes=sensor.timeout_mins) >= gap:
+            yield _warning(("sensors", sensor_id, "timeout_mins"),
+                           f"timeout_mins ({sensor.timeout_mins}) must be shorter than the interval between cron "
+                           f"times ({gap.total_seconds() / 60:g} minutes): each new window replaces the open one")
+
+
+def _shortest_interval(cron: str, timezone: str | None) -> timedelta | None:
+    """The shortest gap between the next 10 fire times of a cron (None: an invalid cron, reported elsewhere)."""
+    try:
+        times = list(islice(FireTimes.of(cron, timezone).after(datetime.now(UTC)), 10))
+    except (ValueError, LookupError):  # a bad cron or timezone: _schedule_problems reports it as an error
+        return None
+    return min((later - earlier for earlier, later in pairwise(times)), default=None)
 
 
 def _local_limits(model: Pipeline) -> Iterator[Problem]:

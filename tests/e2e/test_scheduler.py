@@ -1,6 +1,7 @@
-"""Schedules on real time: ``serve`` starts a run at the minute boundary, and a SIGKILL and restart within
-the minute does not start it twice; two ``scheduler`` processes on one PostgreSQL database start each fire
-time once over three minutes."""
+"""Schedules and sensors on real time: ``serve`` starts a run at the minute boundary, and a SIGKILL and
+restart within the minute does not start it twice; two ``scheduler`` processes on one PostgreSQL database
+start each fire time once over three minutes; meanwhile ``serve``'s sensors wait for a real PostgreSQL row
+and a real (moto) S3 object, and time out on a query that never returns a row."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ pipeline:
 """
 
 
-def _serve(repo: Path, port: int) -> subprocess.Popen[str]:
+def _serve(repo: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     server = subprocess.Popen([CLI, "serve", "--port", str(port), "--repo-root", str(repo)],
-                              env={**os.environ, "ORCHESTRA_LOCAL_API_TOKEN": TOKEN},
+                              env={**os.environ, **(env or {}), "ORCHESTRA_LOCAL_API_TOKEN": TOKEN},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while True:
@@ -128,6 +129,7 @@ def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -
     try:
         try:
             _serve_kill_and_restart(repo)
+            _sensors_on_real_time(tmp_path / "sensor_repo", postgres_url, schema)
             while datetime.now(UTC) < end:
                 assert all(process.poll() is None for process in schedulers), "a scheduler exited"
                 time.sleep(0.5)
@@ -147,3 +149,125 @@ def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -
         with admin.begin() as connection:
             connection.execute(sa.text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+SENSED = """\
+version: v1
+name: Sensed
+inputs:
+  day: {{type: string, default: none}}
+  file: {{type: string, default: none}}
+sensors:
+  landed:
+    name: Batch landed
+    cron: "0/1 * ? * * *"
+    timezone: UTC
+    timeout_mins: 1
+    frequency_secs: 5
+    checks:
+      batch:
+        integration: POSTGRES
+        sensor_type: POSTGRES_QUERY
+        connection: warehouse
+        parameters: {{statement: "select day::text as day from {schema}.batches"}}
+        map_outputs: {{day: "${{{{ outputs.results[0].day }}}}"}}
+  on_file:
+    name: File landed
+    cron: "0/1 * ? * * *"
+    timezone: UTC
+    timeout_mins: 1
+    frequency_secs: 5
+    checks:
+      file:
+        integration: AWS_S3
+        sensor_type: AWS_S3_FILE
+        connection: lake
+        parameters: {{bucket_name: landing, file_prefix: orders/}}
+        map_outputs: {{file: "${{{{ outputs.files[0] }}}}"}}
+  never:
+    name: Never
+    cron: "0/1 * ? * * *"
+    timezone: UTC
+    timeout_mins: 1
+    frequency_secs: 5
+    checks:
+      none:
+        integration: POSTGRES
+        sensor_type: POSTGRES_QUERY
+        connection: warehouse
+        parameters: {{statement: "select 1 as one where false"}}
+pipeline:
+  g:
+    tasks:
+      say: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "python -V"}}}}
+"""
+
+
+def _sensors_on_real_time(repo: Path, postgres_url: str, schema: str) -> None:
+    """``serve``'s sensors: no run while the row is missing, one run once it lands (its value as an input),
+    one run once the S3 object lands, TIMED_OUT for a window that never passes; all visible in ``ticks``."""
+    import boto3
+    import sqlalchemy as sa
+    import yaml
+    from moto.server import ThreadedMotoServer
+
+    from tests.conftest import postgres_fields
+
+    s3_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+    moto.start()
+    lake = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1",
+            "endpoint_url": f"http://127.0.0.1:{s3_port}"}
+    s3 = boto3.client("s3", **lake)
+    s3.create_bucket(Bucket="landing")
+    (repo / ".git").mkdir(parents=True)
+    (repo / "orchestra").mkdir()
+    (repo / "orchestra" / "sensed.yml").write_text(SENSED.format(schema=schema))
+    (repo / "connections.yml").write_text(yaml.safe_dump({"connections": {
+        "warehouse": {"integration": "POSTGRES", "fields": postgres_fields(postgres_url)},
+        "lake": {"integration": "AWS_S3", "fields": lake}}}))
+    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"create table {schema}.batches (day date)")
+    home = repo / "state"
+    store = RunStore(f"sqlite:///{home}/metadata.db")
+    server = _serve(repo, free_port(), {"ORCHESTRA_LOCAL_HOME": str(home)})
+    try:
+        opened = _next_boundary(datetime.now(UTC))  # the first start opens no window already open
+        while datetime.now(UTC) < opened + timedelta(seconds=8):  # two polls of the new windows: nothing yet
+            time.sleep(0.2)
+        assert store.list_pipeline_runs() == []
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"insert into {schema}.batches values ('2026-12-07')")
+        s3.put_object(Bucket="landing", Key="orders/part-0.csv", Body=b"id\n1\n")
+
+        def ticks_of(name: str) -> list[dict]:
+            return [t for t in list_ticks(store, "sensed", limit=50)
+                    if t["trigger_name"] == name and t["scheduled_for"] == opened]
+
+        deadline = opened + timedelta(seconds=30)
+        while len(ticks_of("landed") + ticks_of("on_file")) < 2:
+            assert datetime.now(UTC) < deadline, list_ticks(store, "sensed")
+            time.sleep(0.2)
+        with engine.begin() as connection:  # the next windows must not see the row again
+            connection.exec_driver_sql(f"delete from {schema}.batches")
+        (landed,), (on_file,) = ticks_of("landed"), ticks_of("on_file")
+        assert landed["outcome"] == on_file["outcome"] == "STARTED", (landed, on_file)
+        assert store.get_pipeline_run(landed["pipeline_run_id"])["run_inputs"]["day"] == "2026-12-07"
+        assert store.get_pipeline_run(on_file["pipeline_run_id"])["run_inputs"]["file"] == "orders/part-0.csv"
+        deadline = opened + timedelta(seconds=75)
+        while not ticks_of("never"):
+            assert datetime.now(UTC) < deadline, list_ticks(store, "sensed")
+            time.sleep(0.2)
+        (never,) = ticks_of("never")
+        assert never["outcome"] == "TIMED_OUT" and "query returned 0 row(s)" in never["reason"]
+        assert len(store.list_pipeline_runs()) == 2  # one per window that passed, none from the one that timed out
+        shown = subprocess.run([CLI, "ticks", "sensed", "--state-dir", str(home)], capture_output=True, text=True,
+                               timeout=60)
+        assert shown.returncode == 0 and "TIMED_OUT" in shown.stdout and landed["pipeline_run_id"] in shown.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        store.close()
+        engine.dispose()
+        moto.stop()

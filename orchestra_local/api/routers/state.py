@@ -1,8 +1,10 @@
-"""Read endpoints of Orchestra's API that hold nothing locally: sensor checks, integration state.
+"""Sensor check types and integration state, as Orchestra's API lists them.
 
-They answer in the documented shape (an empty list, an empty state) rather than 404, so a client
-written for hosted Orchestra (its metadata loader, orchestra-mcp) works unchanged against the
-local runner, which evaluates no sensors and keeps no per-integration state **(our choice)**.
+``GET /sensor_checks/`` lists the check types the local scheduler evaluates
+(``scheduling/sensor_checks``) as ``SensorCheckSchemaResponse`` records, their parameters as form
+items; ``GET /state/{integration}`` answers the documented empty state, as the runner keeps no
+per-integration state **(our choice)**, so a client written for hosted Orchestra (its metadata
+loader, orchestra-mcp) works unchanged.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from orchestra_local.api.deps import require_token
+from orchestra_local.api.integration_records import display_name, job_schema
 from orchestra_local.api.params import RequiredIntegration
+from orchestra_local.scheduling.sensor_checks import CHECKS
 
 router = APIRouter(tags=["state"], dependencies=[Depends(require_token)])
 
 
 @router.get("/sensor_checks/")
 def list_sensor_checks() -> list[dict[str, Any]]:
-    """Sensor check types the runner evaluates: none (sensors validate but do not run locally)."""
-    return []
+    """``SensorCheckSchemaResponse`` of each sensor check type the runner evaluates, by id."""
+    return [{"id": kind.sensor_type, "displayName": display_name(kind.sensor_type), "description": kind.description,
+             "integration": kind.integration, "status": "RELEASE", "sensorSchema": job_schema(kind.parameters),
+             "outputKeys": list(kind.output_keys)} for _id, kind in sorted(CHECKS.items())]
 
 
 @router.get("/state/{integration}")

@@ -22,22 +22,53 @@ window as SKIPPED, never a faked pass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from orchestra_local.scheduling.sensor_checks.base import CheckContext, CheckResult, SensorConfigError
-from orchestra_local.scheduling.sensor_checks.orchestra import pipeline_status, webhook_event
-from orchestra_local.scheduling.sensor_checks.query import postgres_query
-from orchestra_local.scheduling.sensor_checks.s3 import s3_file
+from orchestra_local.scheduling.sensor_checks import orchestra, query, s3
+from orchestra_local.scheduling.sensor_checks.base import (
+    CheckContext,
+    CheckParameters,
+    CheckResult,
+    SensorConfigError,
+)
 
 Check = Callable[[CheckContext], CheckResult]
 """A check: its context in, its finding out (see :class:`CheckResult` for the errors it may raise)."""
 
-CHECKS: dict[str, tuple[str, Check]] = {
-    "POSTGRES_QUERY": ("POSTGRES", postgres_query),
-    "ORCHESTRA_PIPELINE_STATUS": ("ORCHESTRA", pipeline_status),
-    "ORCHESTRA_WEBHOOK_EVENT": ("ORCHESTRA", webhook_event),
-    "AWS_S3_FILE": ("AWS_S3", s3_file),
-}
-"""sensor_type -> (the integration it belongs to, the check)."""
+
+@dataclass(frozen=True)
+class SensorCheckType:
+    """One check type the runner evaluates (what ``GET /sensor_checks/`` lists).
+
+    Attributes:
+        sensor_type: Orchestra's ``SensorChecksEnum`` value.
+        integration: The integration it belongs to (its connection's, when it needs one).
+        parameters: Its parameters model.
+        output_keys: The keys of its outputs (``${{ outputs.<key> }}``); empty when they vary.
+        run: The check.
+    """
+
+    sensor_type: str
+    integration: str
+    parameters: type[CheckParameters]
+    output_keys: tuple[str, ...]
+    run: Check
+
+    @property
+    def description(self) -> str:
+        """The first line of the parameters model's docstring."""
+        return (self.parameters.__doc__ or "").strip().splitlines()[0]
+
+
+CHECKS: dict[str, SensorCheckType] = {kind.sensor_type: kind for kind in (
+    SensorCheckType("POSTGRES_QUERY", "POSTGRES", query.Parameters, query.OUTPUT_KEYS, query.postgres_query),
+    SensorCheckType("ORCHESTRA_PIPELINE_STATUS", "ORCHESTRA", orchestra.PipelineStatusParameters,
+                    orchestra.PIPELINE_STATUS_OUTPUT_KEYS, orchestra.pipeline_status),
+    SensorCheckType("ORCHESTRA_WEBHOOK_EVENT", "ORCHESTRA", orchestra.WebhookEventParameters, (),
+                    orchestra.webhook_event),
+    SensorCheckType("AWS_S3_FILE", "AWS_S3", s3.Parameters, s3.OUTPUT_KEYS, s3.s3_file),
+)}
+"""sensor_type -> the check type, for every type evaluated locally."""
 
 
 def check_for(integration: str, sensor_type: str) -> Check | None:
@@ -46,13 +77,13 @@ def check_for(integration: str, sensor_type: str) -> Check | None:
     Raises:
         SensorConfigError: The type is local but ``integration`` is not the one it belongs to.
     """
-    entry = CHECKS.get(sensor_type.upper())
-    if entry is None:
+    kind = CHECKS.get(sensor_type.upper())
+    if kind is None:
         return None
-    owner, check = entry
-    if integration.upper() != owner:
-        raise SensorConfigError(f"sensor_type {sensor_type} belongs to integration {owner}, not {integration}")
-    return check
+    if integration.upper() != kind.integration:
+        raise SensorConfigError(f"sensor_type {sensor_type} belongs to integration {kind.integration}, "
+                                f"not {integration}")
+    return kind.run
 
 
-__all__ = ["CHECKS", "Check", "CheckContext", "CheckResult", "SensorConfigError", "check_for"]
+__all__ = ["CHECKS", "Check", "CheckContext", "CheckResult", "SensorCheckType", "SensorConfigError", "check_for"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestra_local.connections import Connection
 from orchestra_local.store import RunStore
@@ -13,6 +15,15 @@ from orchestra_local.store import RunStore
 CHECK_TIMEOUT_SECONDS = 20
 """Longest one check may take to connect or answer (database connect and statement timeouts, S3
 connect and read timeouts), in seconds: a hung source costs a poll, never the scheduler."""
+
+
+class CheckParameters(BaseModel):
+    """Base of each check's parameters: unknown fields are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ParamsT = TypeVar("ParamsT", bound=CheckParameters)
 
 
 class SensorConfigError(Exception):
@@ -38,33 +49,18 @@ class CheckContext:
     window_start: datetime
     store: RunStore
 
-    def text(self, name: str, *, required: bool = True) -> str | None:
-        """A string parameter.
+    def parse(self, model: type[ParamsT]) -> ParamsT:
+        """The parameters as the check's pydantic model.
 
         Raises:
-            SensorConfigError: Required and missing or empty, or not a string.
+            SensorConfigError: Naming each field that is missing, mistyped or unknown (by YAML path).
         """
-        value = self.parameters.get(name)
-        if value is None or value == "":
-            if required:
-                raise SensorConfigError(f"{self.where}.parameters.{name} is required")
-            return None
-        if not isinstance(value, str):
-            raise SensorConfigError(f"{self.where}.parameters.{name} must be a string")
-        return value
-
-    def flag(self, name: str) -> bool:
-        """A boolean parameter (default false; ``"true"``/``"false"`` text accepted).
-
-        Raises:
-            SensorConfigError: Neither a boolean nor true/false text.
-        """
-        value = self.parameters.get(name, False)
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if not isinstance(value, bool):
-            raise SensorConfigError(f"{self.where}.parameters.{name} must be true or false")
-        return value
+        try:
+            return model.model_validate(dict(self.parameters))
+        except ValidationError as exc:
+            problems = "; ".join(f"{self.where}.parameters.{'.'.join(str(part) for part in error['loc'])}: "
+                                 f"{error['msg'].lower()}" for error in exc.errors())
+            raise SensorConfigError(problems) from None
 
     def connection_of(self, integration: str) -> Connection:
         """The check's connection, which must belong to ``integration``.

@@ -14,69 +14,80 @@ any time in the last 7 days); only the most recent one counts. Outputs: the fiel
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, field_validator
 from sqlalchemy import or_, select
 
-from orchestra_local.scheduling.sensor_checks.base import CheckContext, CheckResult, SensorConfigError
+from orchestra_local.scheduling.sensor_checks.base import CheckContext, CheckParameters, CheckResult
 from orchestra_local.store.repository import PIPELINE_RUNS
 from orchestra_local.store.sensor_events import latest_sensor_event
 
-ENDED = frozenset({"SUCCEEDED", "WARNING", "FAILED", "CANCELLED", "SKIPPED"})
+EndedStatus = Literal["SUCCEEDED", "WARNING", "FAILED", "CANCELLED", "SKIPPED"]
+ENDED = ("SUCCEEDED", "WARNING", "FAILED", "CANCELLED", "SKIPPED")
+PIPELINE_STATUS_OUTPUT_KEYS = ("pipeline_run_id", "status", "completed_at")
 
 
-def _statuses(ctx: CheckContext) -> list[str]:
-    value = ctx.parameters.get("status", ["SUCCEEDED"])
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise SensorConfigError(f"{ctx.where}.parameters.status must be a status or a list of statuses")
-    wanted = [v.strip().upper() for v in values]
-    unknown = [v for v in wanted if v not in ENDED]
-    if unknown:
-        raise SensorConfigError(f"{ctx.where}.parameters.status: {', '.join(unknown)} is not an ended status "
-                                f"({', '.join(sorted(ENDED))})")
-    return wanted
+class PipelineStatusParameters(CheckParameters):
+    """ORCHESTRA_PIPELINE_STATUS parameters (Orchestra's labels "Orchestra Pipeline", "Status", "Check latest")."""
+
+    pipeline_id: str = Field(min_length=1, description="The pipeline watched: its id, or locally its alias.")
+    status: list[EndedStatus] = Field(["SUCCEEDED"], min_length=1, description="Statuses that pass (one or a list).")
+    check_latest: bool = Field(False, description="Look at the latest run, not only runs ended since the window opened.")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        values = [value] if isinstance(value, str) else value
+        return [v.strip().upper() for v in values] if isinstance(values, list) and all(
+            isinstance(v, str) for v in values) else value
+
+
+class WebhookEventParameters(CheckParameters):
+    """ORCHESTRA_WEBHOOK_EVENT parameters (Orchestra's: ``event_type``, "Check the latest webhook event")."""
+
+    event_type: str = Field(min_length=1, max_length=200, description="The events' sensor_event_type.")
+    check_latest: bool = Field(False, description="Accept the latest event of the last 7 days, not only newer ones.")
 
 
 def pipeline_status(ctx: CheckContext) -> CheckResult:
     """See the module doc.
 
     Raises:
-        SensorConfigError: No ``pipeline_id``, or a status that is not an ended one.
+        SensorConfigError: Bad parameters (no ``pipeline_id``, a status that is not an ended one).
         StoreError: The metadata store cannot be read.
     """
-    pipeline = ctx.text("pipeline_id")
-    assert pipeline is not None
-    wanted = _statuses(ctx)
+    params = ctx.parse(PipelineStatusParameters)
+    pipeline = params.pipeline_id
     c = PIPELINE_RUNS.c
     query = (select(c.id, c.run_status, c.completed_at)
              .where(or_(c.pipeline_id == pipeline.lower(), c.pipeline_alias == pipeline),
-                    c.run_status.in_(sorted(ENDED)), c.completed_at.is_not(None))
+                    c.run_status.in_(ENDED), c.completed_at.is_not(None))
              .order_by(c.completed_at.desc()).limit(1))
-    if not ctx.flag("check_latest"):
+    if not params.check_latest:
         query = query.where(c.completed_at >= ctx.window_start)
     rows = ctx.store.read(query)
     if not rows:
         return CheckResult(False, f"no run of {pipeline} ended since the window opened", {})
     run = rows[0]
     outputs = {"pipeline_run_id": run["id"], "status": run["run_status"], "completed_at": run["completed_at"].isoformat()}
-    passed = run["run_status"] in wanted
+    passed = run["run_status"] in params.status
     verb = "is" if passed else "is not"
     return CheckResult(passed, f"latest run {run['id']} of {pipeline} ended {run['run_status']}, which {verb} "
-                               f"in {'/'.join(wanted)}", outputs)
+                               f"in {'/'.join(params.status)}", outputs)
 
 
 def webhook_event(ctx: CheckContext) -> CheckResult:
     """See the module doc.
 
     Raises:
-        SensorConfigError: No ``event_type``.
+        SensorConfigError: Bad parameters (no ``event_type``).
         StoreError: The metadata store cannot be read.
     """
-    event_type = ctx.text("event_type")
-    assert event_type is not None
-    since = None if ctx.flag("check_latest") else ctx.window_start
-    event = latest_sensor_event(ctx.store, event_type, since)
+    params = ctx.parse(WebhookEventParameters)
+    since = None if params.check_latest else ctx.window_start
+    event = latest_sensor_event(ctx.store, params.event_type, since)
     if event is None:
-        return CheckResult(False, f"no {event_type!r} event since the window opened", {})
-    return CheckResult(True, f"{event_type!r} event {event['id']} received at {event['received_at'].isoformat()}",
-                       dict(event["sensor_event"]))
-
+        return CheckResult(False, f"no {params.event_type!r} event since the window opened", {})
+    return CheckResult(True, f"{params.event_type!r} event {event['id']} received at "
+                             f"{event['received_at'].isoformat()}", dict(event["sensor_event"]))

@@ -13,6 +13,7 @@ task's ``set_outputs``): ``results``, the first :data:`MAX_RESULT_ROWS` rows as
 from __future__ import annotations
 
 import sqlalchemy
+from pydantic import Field
 from sqlalchemy.pool import NullPool
 
 from orchestra_local.integrations.outcomes import TerminalIntegrationError
@@ -21,12 +22,21 @@ from orchestra_local.integrations.statements import jsonable
 from orchestra_local.scheduling.sensor_checks.base import (
     CHECK_TIMEOUT_SECONDS,
     CheckContext,
+    CheckParameters,
     CheckResult,
     SensorConfigError,
 )
 
 MAX_RESULT_ROWS = 100
 """Rows kept in the ``results`` output (and counted in ``row_count``)."""
+OUTPUT_KEYS = ("results", "row_count")
+
+
+class Parameters(CheckParameters):
+    """POSTGRES_QUERY parameters (**our names**, those of the POSTGRES_RUN_QUERY task)."""
+
+    statement: str = Field(min_length=1, description="A SELECT; the check passes when it returns a row.")
+    database: str | None = Field(None, description="Overrides the connection's database.")
 
 
 def postgres_query(ctx: CheckContext) -> CheckResult:
@@ -36,10 +46,10 @@ def postgres_query(ctx: CheckContext) -> CheckResult:
         SensorConfigError: No statement, no POSTGRES connection, bad connection fields.
         sqlalchemy.exc.SQLAlchemyError: The database refused, failed or timed out (the next poll retries).
     """
-    statement = ctx.text("statement")
+    params = ctx.parse(Parameters)
     connection = ctx.connection_of("POSTGRES")
     try:
-        url = database_url(dict(connection.fields), ctx.text("database", required=False), connection.name)
+        url = database_url(dict(connection.fields), params.database, connection.name)
     except TerminalIntegrationError as exc:
         raise SensorConfigError(f"{ctx.where}.connection: {exc}") from None
     options = f"-c default_transaction_read_only=on -c statement_timeout={CHECK_TIMEOUT_SECONDS * 1000}"
@@ -47,7 +57,7 @@ def postgres_query(ctx: CheckContext) -> CheckResult:
                                       connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": options})
     try:
         with engine.connect() as db:
-            result = db.exec_driver_sql(statement)
+            result = db.exec_driver_sql(params.statement)
             if not result.returns_rows:
                 raise SensorConfigError(f"{ctx.where}.parameters.statement returns no rows; a sensor needs a SELECT")
             columns = list(result.keys())

@@ -14,12 +14,26 @@ from __future__ import annotations
 
 import boto3
 from botocore.config import Config
+from pydantic import Field
 
-from orchestra_local.scheduling.sensor_checks.base import CHECK_TIMEOUT_SECONDS, CheckContext, CheckResult
+from orchestra_local.scheduling.sensor_checks.base import (
+    CHECK_TIMEOUT_SECONDS,
+    CheckContext,
+    CheckParameters,
+    CheckResult,
+)
 
 MAX_KEYS = 1000
 """Objects listed per poll (one ListObjectsV2 page, as Orchestra's sensor)."""
+OUTPUT_KEYS = ("files",)
 CLIENT_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region_name", "endpoint_url")
+
+
+class Parameters(CheckParameters):
+    """AWS_S3_FILE parameters (Orchestra's labels "Bucket name", "File prefix")."""
+
+    bucket_name: str = Field(min_length=1, description="The bucket to list.")
+    file_prefix: str = Field("", description="Only keys that start with it (subfolders included).")
 
 
 def s3_file(ctx: CheckContext) -> CheckResult:
@@ -30,8 +44,8 @@ def s3_file(ctx: CheckContext) -> CheckResult:
         botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError: S3 refused or failed
             (no such bucket, access denied, unreachable endpoint): the next poll retries.
     """
-    bucket = ctx.text("bucket_name")
-    prefix = ctx.text("file_prefix", required=False) or ""
+    params = ctx.parse(Parameters)
+    bucket, prefix = params.bucket_name, params.file_prefix
     fields = dict(ctx.connection_of("AWS_S3").fields) if ctx.connection is not None else {}
     client = boto3.session.Session().client(
         "s3", **{name: fields[name] for name in CLIENT_FIELDS if fields.get(name)},

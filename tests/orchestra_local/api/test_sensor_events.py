@@ -21,3 +21,13 @@ def test_a_webhook_call_without_the_token_or_with_another_event_type_is_refused(
     empty = api.client.post("/webhook", json={**body, "sensor_event_type": ""}, headers=api.headers)
     assert empty.status_code == 422
     assert latest_sensor_event(api.app.state.service.store, "files_ready", None) is None
+
+
+def test_sensor_checks_lists_the_types_the_scheduler_evaluates_with_their_parameters(api) -> None:
+    listed = {record["id"]: record for record in api.get("/sensor_checks/").json()}
+    assert sorted(listed) == ["AWS_S3_FILE", "ORCHESTRA_PIPELINE_STATUS", "ORCHESTRA_WEBHOOK_EVENT", "POSTGRES_QUERY"]
+    query = listed["POSTGRES_QUERY"]
+    assert query["integration"] == "POSTGRES" and query["outputKeys"] == ["results", "row_count"]
+    assert [(item["name"], item["optional"]) for item in query["sensorSchema"]] == [("statement", False),
+                                                                                   ("database", True)]
+    assert [item["name"] for item in listed["AWS_S3_FILE"]["sensorSchema"]] == ["bucket_name", "file_prefix"]

@@ -134,7 +134,7 @@ def test_a_postgres_query_sensor_starts_one_run_when_the_row_lands_and_times_out
 def test_a_sensor_that_cannot_work_as_written_fails_its_window_at_once(
         pg_service: RunService, task_repo: Path, schema: str) -> None:
     checks = _query_check(schema)
-    checks["batch"]["parameters"] = {}
+    checks["batch"]["parameters"] = {"statment": "select 1"}  # a typo
     checks["other"] = {**_query_check(schema)["batch"], "connection": "nowhere"}
     _write(task_repo, "broken", checks)
     _write(task_repo, "elsewhere", {"other": {**_query_check(schema)["batch"], "connection": "nowhere"}})
@@ -142,7 +142,8 @@ def test_a_sensor_that_cannot_work_as_written_fails_its_window_at_once(
     scheduler.evaluate(datetime(2026, 12, 7, 10, 4, tzinfo=UTC))
     results = {r.trigger.pipeline.alias: r for r in scheduler.evaluate(datetime(2026, 12, 7, 10, 5, tzinfo=UTC))}
     assert results["broken"].outcome == "FAILED"
-    assert results["broken"].reason == "sensors.landed.checks.batch.parameters.statement is required"
+    assert results["broken"].reason == ("sensors.landed.checks.batch.parameters.statement: field required; "
+                                        "sensors.landed.checks.batch.parameters.statment: extra inputs are not permitted")
     assert results["elsewhere"].outcome == "FAILED"
     assert "sensors.landed.checks.other.connection: no connection named 'nowhere'" in results["elsewhere"].reason
 
@@ -255,3 +256,25 @@ def test_s3_objects_modified_before_the_window_opened_do_not_pass(task_repo: Pat
     assert not later.passed and later.detail == "1 object(s) under s3://landing-old/orders/, none modified since the window opened"
     earlier = check(datetime.now(UTC) - timedelta(minutes=1))
     assert earlier.passed and earlier.outputs == {"files": ["orders/old.csv"]}
+
+
+def test_the_demo_pipelines_sensor_starts_it_after_an_orders_window_succeeded(task_repo: Path) -> None:
+    demo = Path(__file__).parents[3] / "orchestra" / "tpch_marts_refresh.yml"
+    (task_repo / "orchestra" / demo.name).write_text(demo.read_text())
+    (task_repo / "orchestra" / "tpch_orders_window.yml").write_text(UPSTREAM.replace("name: upstream", "name: w"))
+    (task_repo / "dbt").mkdir()
+    service = _service(task_repo)
+    now = datetime.now(UTC)
+    opened = now.replace(minute=0, second=0, microsecond=0)  # the sensor's latest real window opening
+    scheduler = Scheduler(service, synchronous_sensors=True)
+    scheduler.evaluate(opened - timedelta(seconds=30))
+    assert scheduler.evaluate(opened) == []  # the window opens; no orders window ended in it yet
+    upstream = _ended(service, service.start(service.registry.find("tpch_orders_window").id, StartOptions()))
+    assert upstream["run_status"] == "SUCCEEDED"
+    (started,) = scheduler.evaluate(opened + timedelta(minutes=1))
+    assert started.outcome == "STARTED" and started.trigger.name == "orders_window_landed"
+    run = service.store.get_pipeline_run(started.pipeline_run_id)
+    assert run["run_inputs"] == {"upstream_run_id": upstream["id"]}
+    assert run["triggered_by"][0]["sensorName"] == "An orders window landed"
+    service.wait(run["id"], timeout=120)
+    service.shutdown()
