@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from orchestra_local.api.registry import PipelineFile
 from orchestra_local.api.service import RunService, StartOptions
-from orchestra_local.errors import FireTimeClaimed, OrchestraLocalError
+from orchestra_local.errors import ExpressionError, FireTimeClaimed, OrchestraLocalError
 from orchestra_local.scheduling.fire_times import FireTimes
 from orchestra_local.scheduling.sensors import SensorTrigger, SensorWindows
 from orchestra_local.scheduling.trigger_events import (
@@ -47,6 +47,7 @@ from orchestra_local.scheduling.trigger_events import (
     chain_of,
     ended_runs,
     loop_reason,
+    run_inputs_of,
     triggered_by,
 )
 from orchestra_local.spec.models import Pipeline, Schedule
@@ -268,9 +269,13 @@ class Scheduler:
             reason = loop_reason(chain, trigger.pipeline.alias)
             log.warning("%s: trigger_events[%d]: %s", trigger.pipeline.yaml_path, trigger.index, reason)
             return self._skip(trigger, tick, reason)
-        options = StartOptions(run_inputs=dict(trigger.entry.run_inputs or {}),
-                               triggered_by=triggered_by(run, trigger.entry.pipeline_id == "*"), tick=tick,
-                               trigger_chain=chain)
+        try:
+            run_inputs = run_inputs_of(trigger.entry, run, self.service.workspace.env,
+                                       f"trigger_events[{trigger.index}]")
+        except ExpressionError as exc:
+            return self._record(trigger, tick, TickOutcome.FAILED, f"the run could not start: {exc}")
+        options = StartOptions(run_inputs=run_inputs, triggered_by=triggered_by(run, trigger.entry.pipeline_id == "*"),
+                               tick=tick, trigger_chain=chain)
         return self._start(trigger, tick, options, f"trigger_events[{trigger.index}] (run {run['id']} ended)")
 
     def _skip(self, trigger: ScheduleTrigger | EventTrigger, tick: dict[str, Any], reason: str) -> TickResult:

@@ -13,7 +13,13 @@ transaction that creates the run: two schedulers start it once. The new run reco
 ``triggeredBy: [{triggerType: TRIGGER_EVENT, pipelineId, pipelineRunId, pipelineName,
 wildcardParent}]`` and, in its ``data``, the chain of runs that led to it; a chain that reaches
 :data:`MAX_TRIGGER_CHAIN` runs (A triggers B triggers A ...) starts nothing more and is recorded as
-a SKIPPED tick naming the loop. ``run_inputs`` are passed as written.
+a SKIPPED tick naming the loop.
+
+``run_inputs`` may map the upstream run (Orchestra's "Mapping parent pipeline run"):
+``${{ outputs.pipeline_run }}`` is the whole run as ``{pipeline_run_id, pipeline_id,
+pipeline_name, status, message, started_at, completed_at}`` (the field names of Orchestra's
+run-completed webhook body; times ISO 8601), ``${{ outputs.pipeline_run["pipeline_run_id"] }}``
+one field. An expression that fails makes the start a FAILED tick naming it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 
 from orchestra_local.api.registry import PipelineFile
+from orchestra_local.expressions import Scope, evaluate_template, resolve
 from orchestra_local.spec.models import TriggerEvent
 from orchestra_local.store import RunStore
 from orchestra_local.store.repository import PIPELINE_RUNS
@@ -63,8 +70,8 @@ class EventTrigger:
 def ended_runs(store: RunStore, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Pipeline runs that ended in (``since`` - :data:`LOOKBACK`, ``until``], oldest end first."""
     c = PIPELINE_RUNS.c
-    return store.read(select(c.id, c.pipeline_id, c.pipeline_name, c.pipeline_alias, c.run_status, c.completed_at,
-                             c.data)
+    return store.read(select(c.id, c.pipeline_id, c.pipeline_name, c.pipeline_alias, c.run_status, c.message,
+                             c.started_at, c.completed_at, c.data)
                       .where(c.completed_at > since - LOOKBACK, c.completed_at <= until, c.run_status.in_(ENDED))
                       .order_by(c.completed_at))
 
@@ -87,3 +94,20 @@ def triggered_by(run: dict[str, Any], wildcard: bool) -> list[dict[str, Any]]:
     """Orchestra's ``triggeredBy`` of a run started by the end of ``run`` (``TriggeredByApiModel``)."""
     return [{"triggerType": "TRIGGER_EVENT", "pipelineId": run["pipeline_id"], "pipelineRunId": run["id"],
              "pipelineName": run["pipeline_name"], "wildcardParent": wildcard}]
+
+
+def run_inputs_of(entry: TriggerEvent, run: dict[str, Any], env: dict[str, str], where: str) -> dict[str, Any]:
+    """The entry's ``run_inputs`` with ``${{ outputs.pipeline_run }}`` bound to the ended ``run`` (a value
+    that is exactly one expression keeps its type: the whole run maps to a dict input).
+
+    Raises:
+        ExpressionError: An expression that fails, located at ``<where>.run_inputs.<name>``.
+    """
+    started, completed = run.get("started_at"), run.get("completed_at")
+    pipeline_run = {"pipeline_run_id": run["id"], "pipeline_id": run["pipeline_id"],
+                    "pipeline_name": run["pipeline_name"], "status": run["run_status"], "message": run.get("message"),
+                    "started_at": started.isoformat() if started else None,
+                    "completed_at": completed.isoformat() if completed else None}
+    scope = Scope(env=env, outputs={"pipeline_run": pipeline_run})
+    return {name: evaluate_template(value, scope, f"{where}.run_inputs.{name}") if isinstance(value, str)
+            else resolve(value, scope, f"{where}.run_inputs.{name}") for name, value in (entry.run_inputs or {}).items()}

@@ -141,3 +141,38 @@ def test_an_upstream_end_from_before_the_scheduler_ran_is_missed_not_started(ser
     (result,) = Scheduler(service).evaluate(ended["completed_at"] + timedelta(minutes=5))  # restarted 5 min later
     assert result.outcome == "SKIPPED" and "ended while the scheduler was not running" in result.reason
     assert _runs_of(service, "b") == []
+
+
+def test_run_inputs_map_the_upstream_run(service: RunService, task_repo: Path) -> None:
+    _write(task_repo, "a")
+    upstream_id = service.registry.find("a").id
+    (task_repo / "orchestra" / "b.yml").write_text(f"""
+version: v1
+name: b
+inputs:
+  parent: {{type: dict, default: {{}}}}
+  parent_id: {{type: string, default: none}}
+trigger_events:
+  - type: pipeline
+    pipeline_id: {upstream_id}
+    run_inputs:
+      parent: ${{{{ outputs.pipeline_run }}}}
+      parent_id: ${{{{ outputs.pipeline_run["pipeline_run_id"] }}}}
+pipeline:
+  g:
+    tasks:
+      echo: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT,
+              parameters: {{project_dir: py, command: "python task.py --name ${{{{ inputs.parent_id }}}}"}}}}
+""")
+    scheduler = Scheduler(service)
+    scheduler.evaluate()
+    upstream = _run(service, "a")
+    (started,) = [r for r in scheduler.evaluate(utcnow()) if r.outcome is not None]
+    assert started.outcome == "STARTED", started.reason
+    service.wait(started.pipeline_run_id, timeout=60)
+    run = service.store.get_pipeline_run(started.pipeline_run_id)
+    assert run["run_status"] == "SUCCEEDED"
+    assert run["run_inputs"]["parent_id"] == upstream["id"]
+    parent = run["run_inputs"]["parent"]
+    assert parent["pipeline_run_id"] == upstream["id"] and parent["status"] == "SUCCEEDED"
+    assert parent["pipeline_name"] == "a" and parent["completed_at"] == upstream["completed_at"].isoformat()
