@@ -10,10 +10,15 @@ boundaries. Reports:
 - delay from each fire time to its run's creation (``created_at - scheduled_for`` of every STARTED
   tick), p50/p95/max, and whether every fire time started exactly one run.
 
+With ``--sensors N``, N more pipelines each have a sensor whose window opens every minute and
+whose ORCHESTRA_WEBHOOK_EVENT check (a store read) is polled every 5 s and never passes: the
+passes then also open, poll (in the scheduler's thread pool) and time out N windows a minute.
+
 A pass starts the due runs one after another (each ``RunService.start``: plan, records, a thread),
 while the runs it started already compete for the CPUs, so the delay grows along the pass.
 
-    .venv/bin/python benchmarks/scheduler_overhead.py [--pipelines 200] [--minutes 2] [--write benchmarks/results/scheduler_overhead.md]
+    .venv/bin/python benchmarks/scheduler_overhead.py [--pipelines 200] [--sensors 0] [--minutes 2]
+        [--write benchmarks/results/scheduler_overhead.md]
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ pipeline:
     tasks:
       t{index}: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "python -V"}}}}
 """
+SENSED = """\
+version: v1
+name: sensed {index}
+sensors:
+  waiting:
+    name: waits for an event that never comes
+    cron: "0/1 * ? * * *"
+    timezone: UTC
+    timeout_mins: 1
+    frequency_secs: 5
+    checks:
+      event: {{integration: ORCHESTRA, sensor_type: ORCHESTRA_WEBHOOK_EVENT, parameters: {{event_type: never}}}}
+pipeline:
+  g:
+    tasks:
+      t{index}: {{integration: PYTHON, integration_job: PYTHON_EXECUTE_SCRIPT, parameters: {{command: "python -V"}}}}
+"""
 
 
 class TimedScheduler(Scheduler):
@@ -75,6 +97,7 @@ def main() -> int:
     """Run the benchmark; print (and with --write, save) a Markdown table. Exit 1 if a fire time started twice."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipelines", type=int, default=200)
+    parser.add_argument("--sensors", type=int, default=0, help="pipelines with a sensor polled every 5 s")
     parser.add_argument("--minutes", type=int, default=2, help="minute boundaries to cross")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -85,6 +108,8 @@ def main() -> int:
         (repo / "orchestra").mkdir()
         for index in range(args.pipelines):
             (repo / "orchestra" / f"bench_{index:03d}.yml").write_text(PIPELINE.format(index=index))
+        for index in range(args.sensors):
+            (repo / "orchestra" / f"sensed_{index:03d}.yml").write_text(SENSED.format(index=index))
         os.environ["ORCHESTRA_LOCAL_PYTHON_ISOLATION"] = "shared"
         settings = resolve_settings(repo / "orchestra", repo_root=repo, state_dir=Path(folder) / "state", max_parallel=2)
         service = RunService(settings, RunStore(settings.metadata_url), Workspace.load(repo))
@@ -103,7 +128,9 @@ def main() -> int:
         for run in runs:
             service.wait(run["id"], timeout=600)
         runs = service.store.list_pipeline_runs(limit=100_000)  # their final statuses
-        ticks = [tick for tick in list_ticks(service.store, limit=100_000) if tick["outcome"] == "STARTED"]
+        all_ticks = list_ticks(service.store, limit=100_000)
+        ticks = [tick for tick in all_ticks if tick["outcome"] == "STARTED"]
+        timed_out = sum(1 for tick in all_ticks if tick["outcome"] == "TIMED_OUT")
         created = {run["id"]: run["created_at"] for run in runs}
         delays = [(created[tick["pipeline_run_id"]] - tick["scheduled_for"]).total_seconds() for tick in ticks]
         per_fire = Counter((tick["pipeline_id"], tick["scheduled_for"]) for tick in ticks)
@@ -113,7 +140,9 @@ def main() -> int:
     firing = [seconds for seconds, started in scheduler.passes if started > 0]
     once = bool(per_fire) and set(per_fire.values()) == {1}
     table = "\n".join([
-        f"# scheduler: {args.pipelines} pipelines scheduled every minute, {args.minutes} minute boundaries, SQLite store",
+        f"# scheduler: {args.pipelines} pipelines scheduled every minute"
+        + (f", {args.sensors} sensors polled every 5 s" if args.sensors else "")
+        + f", {args.minutes} minute boundaries, SQLite store",
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {date.today().isoformat()}",
         "",
@@ -124,10 +153,11 @@ def main() -> int:
         f"{_quantiles(firing)} |",
         f"| fire time -> run created | {len(delays)} | {_quantiles(delays)} |",
         "",
-        f"Runs started: {len(runs)} ({dict(statuses)}); each fire time started exactly one run: {'yes' if once else 'NO'}.",
+        f"Runs started: {len(runs)} ({dict(statuses)}); each fire time started exactly one run: {'yes' if once else 'NO'}."
+        + (f" Sensor windows timed out: {timed_out}." if args.sensors else ""),
         "",
         f"Reproduce: `.venv/bin/python benchmarks/scheduler_overhead.py --pipelines {args.pipelines} "
-        f"--minutes {args.minutes}`",
+        f"--sensors {args.sensors} --minutes {args.minutes}`",
     ])
     print(table)
     if args.write:

@@ -150,9 +150,41 @@ class FireTimes:
 
     def between(self, start: datetime, end: datetime) -> list[datetime]:
         """Fire times in ``(start, end]`` (aware), ascending, as aware UTC datetimes."""
+        return self.between_and_next(start, end)[0]
+
+    def between_and_next(self, start: datetime, end: datetime) -> tuple[list[datetime], datetime | None]:
+        """Fire times in ``(start, end]``, and the first one after ``end`` (None: it never fires again)."""
         times = []
         for fire in self.after(start):
             if fire > end:
-                break
+                return times, fire
             times.append(fire)
+        return times, None
+
+    @property
+    def key(self) -> tuple[str, str, frozenset[date]]:
+        """What the fire times depend on: equal keys, equal fire times."""
+        return self.expression, self.timezone, self.exclude
+
+
+class DueTimes:
+    """Fire times due per trigger and pass, computed only when one can be due.
+
+    Building a croniter iterator costs about 0.8 ms (the expression is expanded each time), which
+    made most of an idle pass over 200 schedules. A pass now remembers each trigger's next fire time
+    and skips the computation until then (or until its cron, time zone or excluded dates change).
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[object, tuple[tuple[str, str, frozenset[date]], datetime, datetime | None]] = {}
+
+    def between(self, trigger: object, fire_times: FireTimes, start: datetime, end: datetime) -> list[datetime]:
+        """``fire_times.between(start, end)`` for ``trigger`` (any hashable key), from the memo when it can."""
+        memo = self._next.get(trigger)
+        if memo is not None:
+            key, until, upcoming = memo
+            if key == fire_times.key and start >= until and (upcoming is None or upcoming > end):
+                return []
+        times, upcoming = fire_times.between_and_next(start, end)
+        self._next[trigger] = (fire_times.key, end, upcoming)
         return times

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from orchestra_local.api.registry import PipelineFile
 from orchestra_local.api.service import RunService, StartOptions
 from orchestra_local.errors import ExpressionError, FireTimeClaimed, OrchestraLocalError
-from orchestra_local.scheduling.fire_times import FireTimes
+from orchestra_local.scheduling.fire_times import DueTimes, FireTimes
 from orchestra_local.scheduling.sensors import SensorTrigger, SensorWindows
 from orchestra_local.scheduling.trigger_events import (
     LOOKBACK,
@@ -122,6 +122,7 @@ class Scheduler:
         self._events_since: datetime | None = None  # runs that ended after this were not looked at yet
         self._seen_ends: dict[str, datetime] = {}  # ended runs handled, still inside the lookback
         self._broken: dict[str, str] = {}  # path -> the error last logged for it
+        self._due = DueTimes()
         self.sensors = SensorWindows(service, self._record, self._start, self._resume_from,
                                      synchronous=synchronous_sensors)
 
@@ -223,7 +224,7 @@ class Scheduler:
         return results
 
     def _evaluate_schedule(self, trigger: ScheduleTrigger, now: datetime) -> list[TickResult]:
-        due = trigger.fire_times.between(self._since(trigger, now), now)
+        due = self._due.between((trigger.pipeline.id, trigger.name), trigger.fire_times, self._since(trigger, now), now)
         missed = [moment for moment in due if now - moment > GRACE]
         on_time = [moment for moment in due if now - moment <= GRACE]
         if self.catch_up == "last" and missed:

@@ -46,7 +46,7 @@ from orchestra_local.api.registry import PipelineFile
 from orchestra_local.api.service import RunService, StartOptions
 from orchestra_local.errors import ExpressionError
 from orchestra_local.expressions import Scope, evaluate_template, resolve
-from orchestra_local.scheduling.fire_times import FireTimes
+from orchestra_local.scheduling.fire_times import DueTimes, FireTimes
 from orchestra_local.scheduling.sensor_checks import CheckContext, SensorConfigError, check_for
 from orchestra_local.spec.models import Sensor
 from orchestra_local.store.ticks import TICKS, TickOutcome, TriggerKind, claim
@@ -138,6 +138,7 @@ class SensorWindows:
         self._pool = None if synchronous else ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="sensor-poll")
         self._windows: dict[tuple[str, str], Window] = {}
         self._evaluated: dict[tuple[str, str], datetime] = {}
+        self._due = DueTimes()
 
     def close(self) -> None:
         """Stop polling: running checks finish, nothing new starts."""
@@ -187,7 +188,7 @@ class SensorWindows:
 
     def _open(self, trigger: SensorTrigger, now: datetime) -> list[Any]:
         key = (trigger.pipeline.id, trigger.name)
-        due = trigger.fire_times.between(self._since(trigger, now), now)
+        due = self._due.between(key, trigger.fire_times, self._since(trigger, now), now)
         self._evaluated[key] = now
         if not due:
             return []

@@ -6,12 +6,12 @@ switches to BST at 01:00 UTC on 2027-03-28 and back at 01:00 UTC on 2027-10-31).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 import pytest
 
-from orchestra_local.scheduling.fire_times import FireTimes, parse_exclude, to_croniter
+from orchestra_local.scheduling.fire_times import DueTimes, FireTimes, parse_exclude, to_croniter
 from orchestra_local.spec.cron import CronError
 
 FRIDAY = datetime(2026, 12, 4, 9, 7, tzinfo=UTC)
@@ -103,3 +103,16 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="aware"):
         FireTimes.of("0 8 ? * * *").next(datetime(2026, 1, 1))  # noqa: DTZ001 - the error under test
     assert to_croniter("0 9 ? * 2#1,6L *") == "0 9 * * 1#1,L5 0 *"
+
+
+def test_the_memo_of_due_times_answers_as_between_pass_after_pass() -> None:
+    due = DueTimes()
+    every_minute, every_5 = FireTimes.of("0/1 * ? * * *"), FireTimes.of("0/5 * ? * * *")
+    start = datetime(2026, 12, 7, 10, 0, 0, 500_000, tzinfo=UTC)
+    passes = [start + timedelta(seconds=7 * k) for k in range(60)]  # 7 minutes of passes, 7 s apart
+    found, expected = [], []
+    for index, (previous, now) in enumerate(zip(passes, passes[1:], strict=False)):
+        fire_times = every_minute if index < 30 else every_5  # the cron is edited half-way
+        found += due.between("p", fire_times, previous, now)
+        expected += fire_times.between(previous, now)
+    assert found == expected and len(expected) == 4  # 10:01, 10:02, 10:03 every minute; then 10:05 every 5
