@@ -29,6 +29,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from orchestra_local.cli_alerts import alerts, deliver_run_alerts
 from orchestra_local.cli_scheduling import scheduler, ticks
 from orchestra_local.cli_support import (
     EXIT_FAILED,
@@ -221,6 +222,7 @@ def run(
     else:
         outcome = execute_supervised(execution)
     _print_run(store, outcome.pipeline_run_id)
+    deliver_run_alerts(store, workspace, outcome.pipeline_run_id)
     where = escape(f"logs and artifacts under {settings.runs_dir / outcome.pipeline_run_id}; metadata in "
                    f"{store.engine.url.render_as_string(hide_password=True)}")
     console.print(
@@ -388,6 +390,7 @@ def serve(
 
 main.add_command(scheduler)
 main.add_command(ticks)
+main.add_command(alerts)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestra_local import __version__
+from orchestra_local.alerts.delivery import Deliverer
 from orchestra_local.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit, ErrorBoundary
 from orchestra_local.api.records import iso
 from orchestra_local.api.routers import (
@@ -99,7 +100,9 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduler = Scheduler(service, catch_up=settings.catch_up).start_thread() if settings.scheduler else None
+        delivery = Deliverer(store, workspace).start_thread()  # alerts owed by runs of any process on this store
         yield
+        delivery[1].set()
         if scheduler is not None:
             thread, stop = scheduler
             stop.set()

@@ -10,7 +10,7 @@ its timeout counts from when it holds them and is RUNNING.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -31,6 +31,7 @@ from orchestra_local.integrations.base import TaskContext, TaskResult
 from orchestra_local.integrations.process import ProcessRegistry
 from orchestra_local.masking import Masker
 from orchestra_local.settings import RunnerSettings
+from orchestra_local.spec.models import Alert
 from orchestra_local.spec.statuses import TaskRunStatus
 from orchestra_local.store import RunStore, utcnow
 from orchestra_local.webhook import WebhookReceiver
@@ -56,6 +57,7 @@ class RunContext:
         connections: Connections by name, for tasks that link one.
         webhook: The run's SDK webhook receiver, while the run executes.
         max_active: ``configuration.concurrency.max_active`` of the pipeline (None = unlimited).
+        alerts: The pipeline's ``alerts`` (task-level ones are on each task's model).
     """
 
     pipeline_run_id: str
@@ -73,6 +75,7 @@ class RunContext:
     connections: Mapping[str, Connection] = field(default_factory=dict)
     webhook: WebhookReceiver | None = None
     max_active: int | None = None
+    alerts: Sequence[Alert] = ()
 
     def scope(self, node: NodeRun | None) -> Scope:
         """The expression scope of a node (or of the run, for ``node=None``)."""

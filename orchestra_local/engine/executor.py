@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from orchestra_local.alerts.rules import pipeline_outbox, task_outbox
 from orchestra_local.engine.attempts import RunContext, run_node
 from orchestra_local.engine.graph import Decision, EntryRun, NodeRun
 from orchestra_local.engine.plan import PlannedEntry, expand_matrix
@@ -105,7 +106,10 @@ class PipelineExecution:
     def _set_status(self, node: NodeRun, status: TaskRunStatus, message: str, **fields: Any) -> None:
         node.status = status
         node.message = message
-        self.run.store.update_task_run(node.task_run_id, status=status.value, message=message, **fields)
+        alerts = node.task.task.alerts
+        outbox = task_outbox(self.run.store, self.pipeline_run_id, node.task_run_id, alerts, status.value, message,
+                             utcnow()) if alerts and status.is_terminal else ()
+        self.run.store.update_task_run(node.task_run_id, status=status.value, message=message, outbox=outbox, **fields)
         self.run.listener.node_changed(node)
         self._sync_parent(node)
 
@@ -295,7 +299,10 @@ class PipelineExecution:
         status = pipeline_run_status(leaves, cancelled=cancelled)
         counts = {s: leaves.count(s) for s in dict.fromkeys(leaves)}
         message = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no tasks"
-        store.update_pipeline_run(self.pipeline_run_id, run_status=status.value, message=message, completed_at=utcnow())
+        completed = utcnow()
+        outbox = pipeline_outbox(store, self.pipeline_run_id, self.run.alerts, status.value, message, completed)
+        store.update_pipeline_run(self.pipeline_run_id, run_status=status.value, message=message, completed_at=completed,
+                                  outbox=outbox)
         self.run.listener.run_finished(self.pipeline_run_id, status.value)
         return RunOutcome(self.pipeline_run_id, status)
 

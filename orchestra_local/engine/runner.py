@@ -198,6 +198,7 @@ def prepare_run(
         skip_remote=request.skip_remote,
         connections=request.connections,
         max_active=_max_active(loaded),
+        alerts=tuple(loaded.model.alerts or ()),
     )
     store.create_pipeline_run(
         id=pipeline_run_id,

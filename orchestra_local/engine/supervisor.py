@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
+from orchestra_local.alerts.rules import pipeline_outbox
 from orchestra_local.engine.executor import PipelineExecution, RunOutcome
 from orchestra_local.errors import OrchestraLocalError
 from orchestra_local.spec.statuses import PipelineRunStatus
+from orchestra_local.store import utcnow
 
 EXTERNAL_CANCEL_POLL_SECONDS = 0.5
 """How often a running run checks whether another process asked to cancel it."""
@@ -63,7 +66,8 @@ def execute_supervised(execution: PipelineExecution) -> RunOutcome:
         execution.run.processes.cancel_all()
         execution.run.store.end_run(execution.pipeline_run_id, run_status="CANCELLED", message="cancelled (interrupted)",
                                     task_statuses={s: "CANCELLED" for s in ("RUNNING", "CANCELLING", "QUEUED", "CREATED")},
-                                    task_message="cancelled (interrupted)", only_if_active=True)
+                                    task_message="cancelled (interrupted)", only_if_active=True,
+                                    outbox=_owed(execution, "CANCELLED", "cancelled (interrupted)"))
         return RunOutcome(execution.pipeline_run_id, PipelineRunStatus.CANCELLED)
     except Exception as exc:
         execution.run.processes.cancel_all()
@@ -74,10 +78,16 @@ def execute_supervised(execution: PipelineExecution) -> RunOutcome:
                 execution.pipeline_run_id, run_status="FAILED", message=reason,
                 task_statuses={"RUNNING": "FAILED", "CANCELLING": "CANCELLED", "QUEUED": "CANCELLED",
                                "CREATED": "CANCELLED"},
-                task_message=reason, only_if_active=True):
+                task_message=reason, only_if_active=True, outbox=_owed(execution, "FAILED", reason)):
                 recorded = "the run had already ended; its record is unchanged"
         except OrchestraLocalError as store_exc:
             recorded = f"recording it FAILED failed too ({store_exc}); clear it with `orchestra-local cancel`"
         raise RunnerError(f"pipeline run {execution.pipeline_run_id} stopped: {reason}; {recorded}") from exc
     finally:
         stop.set()
+
+
+def _owed(execution: PipelineExecution, status: str, message: str) -> list[dict[str, Any]]:
+    """The pipeline-level alerts a run ended here owes (``orchestra_local/alerts``)."""
+    run = execution.run
+    return pipeline_outbox(run.store, run.pipeline_run_id, run.alerts, status, message, utcnow())

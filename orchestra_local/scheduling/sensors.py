@@ -152,6 +152,8 @@ class SensorWindows:
         for trigger in triggers:
             key = (trigger.pipeline.id, trigger.name)
             live.add(key)
+            if key in self._windows:  # an edited file: the open window polls the checks as they are now
+                self._windows[key].trigger = trigger
             try:  # the open window first (it may have just closed), then a new one and its first poll
                 results += self._advance(key, now)
                 results += self._open(trigger, now)

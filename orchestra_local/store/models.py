@@ -217,3 +217,34 @@ class SensorEvent(Base):
     sensor_event_type: Mapped[str] = mapped_column(String(200))
     sensor_event: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class AlertOutbox(Base):
+    """An alert owed: written with the status that caused it, sent afterwards (local; ``orchestra_local/alerts``).
+
+    ``state``: PENDING (due at ``next_attempt_at``), SENDING (claimed by a deliverer until
+    ``next_attempt_at``; a deliverer that died is taken over after that), DELIVERED, DEAD (the last
+    attempt failed, or a permanent error: ``last_error``), REMOTE_ONLY (a destination only hosted
+    Orchestra delivers to).
+    """
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
+    task_run_id: Mapped[str | None] = mapped_column(ID)
+    alert_name: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(32))  # PIPELINE_RUN_COMPLETED, TASK_RUN_COMPLETED
+    integration: Mapped[str] = mapped_column(String(32))  # WEBHOOK, SLACK, MICROSOFT_TEAMS, EMAIL, ...
+    destination: Mapped[str | None] = mapped_column(Text)
+    connection_id: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]]
+    custom_message: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]]  # the event's detail (Orchestra's webhook body)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

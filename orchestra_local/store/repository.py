@@ -20,7 +20,15 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from orchestra_local.errors import FireTimeClaimed, StoreError
 from orchestra_local.masking import Masker
 from orchestra_local.store.database import open_engine
-from orchestra_local.store.models import Operation, PipelineRun, TaskOutput, TaskProcess, TaskRun, TaskRunFile
+from orchestra_local.store.models import (
+    AlertOutbox,
+    Operation,
+    PipelineRun,
+    TaskOutput,
+    TaskProcess,
+    TaskRun,
+    TaskRunFile,
+)
 from orchestra_local.store.ticks import TICKS, started_tick
 
 LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
@@ -28,6 +36,7 @@ LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
 
 PIPELINE_RUNS: Table = PipelineRun.__table__  # type: ignore[assignment]
 TASK_RUNS: Table = TaskRun.__table__  # type: ignore[assignment]
+ALERT_OUTBOX: Table = AlertOutbox.__table__  # type: ignore[assignment]
 TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
 TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
 OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
@@ -162,11 +171,17 @@ class RunStore:
             raise
         return str(record["id"])
 
-    def update_pipeline_run(self, run_id: str, **fields: Any) -> None:
-        """Update fields of a pipeline run (``updated_at`` is set)."""
+    def update_pipeline_run(self, run_id: str, outbox: Sequence[Mapping[str, Any]] = (), **fields: Any) -> None:
+        """Update fields of a pipeline run (``updated_at`` is set), and insert the ``alert_outbox`` rows
+        that change owes in the same transaction (``orchestra_local/alerts``)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
             connection.execute(update(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id).values(**values))
+            self._insert_outbox(connection, outbox)
+
+    def _insert_outbox(self, connection: Connection, outbox: Sequence[Mapping[str, Any]]) -> None:
+        if outbox:
+            connection.execute(insert(ALERT_OUTBOX), [self._masked(row) for row in outbox])
 
     def get_pipeline_run(self, run_id: str) -> dict[str, Any] | None:
         """The pipeline run with this id, or None."""
@@ -230,11 +245,13 @@ class RunStore:
         with self._write() as connection:
             connection.execute(insert(TASK_RUNS), rows)
 
-    def update_task_run(self, task_run_id: str, **fields: Any) -> None:
-        """Update fields of one task run (``updated_at`` is set)."""
+    def update_task_run(self, task_run_id: str, outbox: Sequence[Mapping[str, Any]] = (), **fields: Any) -> None:
+        """Update fields of one task run (``updated_at`` is set), with the alerts it owes (as
+        :meth:`update_pipeline_run`)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
             connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id).values(**values))
+            self._insert_outbox(connection, outbox)
 
     def update_task_runs(self, task_run_ids: Iterable[str], **fields: Any) -> None:
         """Apply the same update to many task runs in one transaction."""
@@ -269,7 +286,7 @@ class RunStore:
         return bool(result.rowcount)
 
     def end_run(self, run_id: str, *, run_status: str, message: str, task_statuses: Mapping[str, str],
-                task_message: str, only_if_active: bool = False) -> bool:
+                task_message: str, only_if_active: bool = False, outbox: Sequence[Mapping[str, Any]] = ()) -> bool:
         """End a pipeline run and its unfinished task runs in ONE transaction (cost independent of
         how many task runs change).
 
@@ -281,6 +298,7 @@ class RunStore:
                 ``{"RUNNING": "FAILED", "QUEUED": "CANCELLED"}``.
             task_message: Message of the task runs ended here.
             only_if_active: Change nothing if the run has already ended (another process ended it).
+            outbox: ``alert_outbox`` rows this end owes, inserted in the same transaction.
 
         Returns:
             False when ``only_if_active`` and the run had already ended; True otherwise.
@@ -299,6 +317,7 @@ class RunStore:
             for current, final in task_statuses.items():
                 connection.execute(update(TASK_RUNS).where(tasks.pipeline_run_id == run_id, tasks.status == current)
                                    .values(status=final, **task_values))
+            self._insert_outbox(connection, outbox)
         return True
 
     def get_task_run(self, task_run_id: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestra_local.connections import load_connections
 from orchestra_local.integrations.postgres import FIELDS as POSTGRES_FIELDS
+from orchestra_local.scheduling.sensor_checks.s3 import CLIENT_FIELDS as S3_FIELDS
 from tests.conftest import REPO_ROOT
 
 CONNECTION_FIELDS = {
@@ -12,6 +13,9 @@ CONNECTION_FIELDS = {
     "MOTHERDUCK": {"path"},
     "SLACK": {"webhook_url", "channel_name"},
     "MICROSOFT_TEAMS": {"webhook_url"},
+    "AWS_S3": set(S3_FIELDS),
+    "WEBHOOK": {"base_url", "bearer_token", "username", "password"},
+    "EMAIL": {"host", "port", "username", "password", "starttls", "ssl", "from_address"},
 }
 
 
