@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestra_local.cli_support import errors_to_exit_codes, open_store, stdout, store_options
+from orchestra_local.errors import OrchestraLocalError
 
 if TYPE_CHECKING:
     from orchestra_local.store import RunStore
@@ -94,10 +95,15 @@ def deliver_run_alerts(store: RunStore, workspace: Workspace, pipeline_run_id: s
     from orchestra_local.alerts.delivery import Deliverer
     from orchestra_local.store.alert_outbox import list_alerts
 
-    if not list_alerts(store, pipeline_run_id, limit=1):
+    try:
+        if not list_alerts(store, pipeline_run_id, limit=1):
+            return
+        Deliverer(store, workspace).drain(RUN_DRAIN_SECONDS, pipeline_run_id)
+        states = Counter(row["state"] for row in list_alerts(store, pipeline_run_id, limit=1000))
+    except OrchestraLocalError as exc:  # the run's outcome stands; its alerts stay owed in the outbox
+        stdout.print(f"alerts: not delivered ({escape(str(exc))}); `orchestra-local alerts deliver` sends them",
+                     highlight=False)
         return
-    Deliverer(store, workspace).drain(RUN_DRAIN_SECONDS, pipeline_run_id)
-    states = Counter(row["state"] for row in list_alerts(store, pipeline_run_id, limit=1000))
     owed = states["PENDING"] + states["SENDING"]
     parts = [f"{count} {state.lower().replace('_', '-')}" for state, count in sorted(states.items())]
     hint = "; `orchestra-local alerts deliver` retries the owed ones" if owed else ""

@@ -60,12 +60,15 @@ class Deliverer:
         state.attempt_number = attempt
         return timedelta(seconds=self._wait(state))
 
-    def deliver_due(self, now: datetime | None = None) -> list[Attempt]:
-        """One attempt for every due row this deliverer can claim."""
-        now = now or utcnow()
+    def deliver_due(self, now: datetime | None = None, pipeline_run_id: str | None = None) -> list[Attempt]:
+        """One attempt for every due row (of ``pipeline_run_id``, or any) this deliverer can claim.
+
+        Each row is claimed just before its send, its lease starting then: a slow pass never hands
+        out a lease that has already run out.
+        """
         attempts = []
-        for row in due_alerts(self.store, now):
-            if claim_alert(self.store, row, now, LEASE):
+        for row in due_alerts(self.store, now or utcnow(), pipeline_run_id=pipeline_run_id):
+            if claim_alert(self.store, row, utcnow(), LEASE):
                 attempts.append(self._attempt({**row, "attempts": row["attempts"] + 1}))
         return attempts
 
@@ -73,29 +76,37 @@ class Deliverer:
         try:
             send(row, self.workspace.connections)
         except RemoteOnly as exc:
-            settle_alert(self.store, row["id"], state="REMOTE_ONLY", error=str(exc))
-            return Attempt(row["id"], "REMOTE_ONLY", str(exc))
+            return self._settle(row, "REMOTE_ONLY", str(exc))
         except DeliveryError as exc:
-            error = self.workspace.masker.mask(str(exc))
-            if exc.permanent or row["attempts"] >= MAX_ATTEMPTS:
-                log.warning("alert %r (%s) of run %s is DEAD after %d attempt(s): %s", row["alert_name"],
-                            row["integration"], row["pipeline_run_id"], row["attempts"], error)
-                settle_alert(self.store, row["id"], state="DEAD", error=error)
-                return Attempt(row["id"], "DEAD", error)
-            retry_at = utcnow() + self._backoff(row["attempts"])
-            settle_alert(self.store, row["id"], state="PENDING", error=error, next_attempt_at=retry_at)
-            return Attempt(row["id"], "PENDING", error)
-        settle_alert(self.store, row["id"], state="DELIVERED", delivered_at=utcnow())
-        return Attempt(row["id"], "DELIVERED", None)
+            return self._failed(row, str(exc), permanent=exc.permanent)
+        except (ValueError, TypeError, UnicodeError) as exc:  # a destination or connection field that cannot work
+            return self._failed(row, f"{type(exc).__name__}: {exc}", permanent=True)
+        except Exception as exc:  # noqa: BLE001 - any other failure is this attempt's, retried like a transient one
+            return self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
+        return self._settle(row, "DELIVERED", None, delivered_at=utcnow())
+
+    def _failed(self, row: dict, message: str, *, permanent: bool) -> Attempt:
+        error = self.workspace.masker.mask(message)
+        if permanent or row["attempts"] >= MAX_ATTEMPTS:
+            log.warning("alert %r (%s) of run %s is DEAD after %d attempt(s): %s", row["alert_name"],
+                        row["integration"], row["pipeline_run_id"], row["attempts"], error)
+            return self._settle(row, "DEAD", error)
+        return self._settle(row, "PENDING", error, next_attempt_at=utcnow() + self._backoff(row["attempts"]))
+
+    def _settle(self, row: dict, state: str, error: str | None, **values: datetime) -> Attempt:
+        if not settle_alert(self.store, row["id"], row["attempts"], state=state, error=error, **values):
+            log.warning("alert %s: attempt %d outlived its lease; another deliverer owns the row now",
+                        row["id"], row["attempts"])
+        return Attempt(row["id"], state, error)
 
     def drain(self, timeout: float, pipeline_run_id: str | None = None) -> list[Attempt]:
         """Deliver until no alert (of ``pipeline_run_id``, or any) is still open, retries included, or
         ``timeout`` seconds pass: what ``orchestra-local run`` does before it exits."""
         deadline = utcnow() + timedelta(seconds=timeout)
-        attempts = self.deliver_due()
+        attempts = self.deliver_due(pipeline_run_id=pipeline_run_id)
         while list_alerts(self.store, pipeline_run_id, OPEN_STATES, limit=1) and utcnow() < deadline:
             threading.Event().wait(0.2)
-            attempts += self.deliver_due()
+            attempts += self.deliver_due(pipeline_run_id=pipeline_run_id)
         return attempts
 
     def run(self, stop: threading.Event) -> None:

@@ -133,8 +133,13 @@ def _email(row: Mapping[str, Any], connections: Mapping[str, Connection]) -> Non
         else:
             server = smtplib.SMTP(fields["host"], port, timeout=TIMEOUT_SECONDS)
         with server:
-            if fields.get("starttls", "true").lower() == "true" and server.has_extn("starttls"):
+            server.ehlo()
+            if fields.get("starttls", "true").lower() == "true" and fields.get("ssl", "false").lower() != "true":
+                if not server.has_extn("starttls"):
+                    raise DeliveryError(f"the SMTP server {fields['host']}:{port} does not offer STARTTLS; set "
+                                        "starttls: false on the connection to send without it", permanent=True)
                 server.starttls(context=ssl.create_default_context())
+                server.ehlo()
             if fields.get("username"):
                 server.login(fields["username"], fields.get("password", ""))
             server.send_message(message)

@@ -44,6 +44,7 @@ from orchestra_local.api.routers import (
     ticks,
 )
 from orchestra_local.api.service import RunService
+from orchestra_local.errors import OrchestraLocalError
 from orchestra_local.scheduling.scheduler import Scheduler
 from orchestra_local.settings import RunnerSettings
 from orchestra_local.store import RunStore
@@ -100,14 +101,20 @@ def create_app(settings: ApiSettings, workspace: Workspace, store: RunStore | No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduler = Scheduler(service, catch_up=settings.catch_up).start_thread() if settings.scheduler else None
-        delivery = Deliverer(store, workspace).start_thread()  # alerts owed by runs of any process on this store
+        deliverer = Deliverer(store, workspace)
+        delivery, stop_delivery = deliverer.start_thread()  # alerts owed by runs of any process on this store
         yield
-        delivery[1].set()
         if scheduler is not None:
             thread, stop = scheduler
             stop.set()
             thread.join(timeout=60)  # its pass ends: no run starts after this point
         service.shutdown()  # cancel what is still running; nothing is left RUNNING
+        stop_delivery.set()
+        delivery.join(timeout=30)
+        try:  # the cancelled runs' alerts, once; what fails stays owed for the next deliverer
+            deliverer.deliver_due()
+        except OrchestraLocalError as exc:
+            logger.warning("alerts not delivered at shutdown: %s", exc)
 
     app = FastAPI(title="orchestra-local", version=__version__, lifespan=lifespan,
                   docs_url=f"{PREFIX}/docs" if settings.docs else None, redoc_url=None, openapi_url=f"{PREFIX}/openapi.json")

@@ -104,11 +104,12 @@ class PipelineExecution:
     # -- records -------------------------------------------------------------------------------
 
     def _set_status(self, node: NodeRun, status: TaskRunStatus, message: str, **fields: Any) -> None:
+        ended_before = node.status.is_terminal  # a node already ended (abandoned at a second Ctrl-C) owes nothing new
         node.status = status
         node.message = message
         alerts = node.task.task.alerts
         outbox = task_outbox(self.run.store, self.pipeline_run_id, node.task_run_id, alerts, status.value, message,
-                             utcnow()) if alerts and status.is_terminal else ()
+                             utcnow()) if alerts and status.is_terminal and not ended_before else ()
         self.run.store.update_task_run(node.task_run_id, status=status.value, message=message, outbox=outbox, **fields)
         self.run.listener.node_changed(node)
         self._sync_parent(node)

@@ -123,6 +123,7 @@ class Scheduler:
         self._seen_ends: dict[str, datetime] = {}  # ended runs handled, still inside the lookback
         self._broken: dict[str, str] = {}  # path -> the error last logged for it
         self._due = DueTimes()
+        self.unloaded: set[str] = set()  # ids of pipelines whose file could not be read in the last pass
         self.sensors = SensorWindows(service, self._record, self._start, self._resume_from,
                                      synchronous=synchronous_sensors)
 
@@ -146,11 +147,13 @@ class Scheduler:
         schedules: list[ScheduleTrigger] = []
         events: list[EventTrigger] = []
         sensors: list[SensorTrigger] = []
+        self.unloaded = set()
         for pipeline in self.service.registry.all():
             try:
                 model = self.service.load(pipeline).model
             except (OrchestraLocalError, LookupError, OSError) as exc:
                 self._log_once(str(pipeline.path), f"{pipeline.yaml_path}: not scheduled: {exc}")
+                self.unloaded.add(pipeline.id)
                 continue
             schedules += self._schedules(pipeline, model)
             events += [EventTrigger(pipeline, index, entry, _paused(model))
@@ -205,7 +208,7 @@ class Scheduler:
             except Exception:  # one schedule's failure (a store write) must not stop the others
                 log.exception("%s: schedule %r: evaluation failed; retried next pass", trigger.pipeline.yaml_path,
                               trigger.name)
-        results += self.sensors.evaluate(sensors, now)
+        results += self.sensors.evaluate(sensors, now, frozenset(self.unloaded))
         if self._events_since is None:
             self._events_since = min(self._resume_from or now, now)
         if events:

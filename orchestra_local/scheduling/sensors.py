@@ -56,6 +56,7 @@ MAX_MISSED_RECORDED = 100
 POLL_THREADS = 4
 """Checks polled at once (threads); more due polls wait for a free thread."""
 DEFAULT_FREQUENCY_SECS = 60
+PAUSED = "paused (meta.orchestra_local.paused in the pipeline file)"
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,13 @@ class SensorWindows:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def evaluate(self, triggers: list[SensorTrigger], now: datetime) -> list[Any]:
-        """One pass over every sensor: open due windows, settle finished polls, start due ones."""
+    def evaluate(self, triggers: list[SensorTrigger], now: datetime, unloaded: frozenset[str] = frozenset()
+                 ) -> list[Any]:
+        """One pass over every sensor: open due windows, settle finished polls, start due ones.
+
+        ``unloaded``: ids of pipelines whose file could not be read this pass (half-saved, say): their
+        open windows are kept, not ended as removed.
+        """
         results: list[Any] = []
         live = set()
         for trigger in triggers:
@@ -161,11 +167,15 @@ class SensorWindows:
             except Exception:  # one sensor's failure (a store write) must not stop the others
                 log.exception("%s: sensor %r: evaluation failed; retried next pass", trigger.pipeline.yaml_path,
                               trigger.name)
-        for key in [key for key in self._windows if key not in live]:
-            window = self._windows.pop(key)  # the file changed or went away: the window ends with it
-            tick = self._claim(window.trigger, window.opened)
-            results.append(self._record(window.trigger, tick, TickOutcome.SKIPPED,
-                                        "the sensor was removed or changed while its window was open"))
+        for key in [key for key in self._windows if key not in live and key[0] not in unloaded]:
+            window = self._windows[key]  # the sensor went away: its window ends with it
+            try:
+                results.append(self._record(window.trigger, self._claim(window.trigger, window.opened),
+                                            TickOutcome.SKIPPED, "the sensor was removed while its window was open"))
+            except Exception:  # the tick is written next pass; the window stays until then
+                log.exception("sensor %r: recording its removal failed; retried next pass", key[1])
+                continue
+            del self._windows[key]
         self._resume_from = None  # the heartbeat is for the first pass
         return results
 
@@ -189,55 +199,65 @@ class SensorWindows:
         return self._evaluated[key]
 
     def _open(self, trigger: SensorTrigger, now: datetime) -> list[Any]:
+        """Open the window of the latest due fire time; record older ones as missed or superseded.
+
+        State changes only after the ticks that justify them are written: a failed write leaves
+        everything to the next pass, whose writes of already-recorded ticks change nothing.
+        """
         key = (trigger.pipeline.id, trigger.name)
         due = self._due.between(key, trigger.fire_times, self._since(trigger, now), now)
-        self._evaluated[key] = now
         if not due:
+            self._evaluated[key] = now
             return []
         results = []
         latest = due[-1]
+        superseded = (f"superseded by the window opened at {latest.isoformat()} (timeout_mins is longer than the "
+                      "interval between cron times)")
         for moment in due[:-1][-MAX_MISSED_RECORDED:]:
             ended = moment + trigger.timeout <= now
-            reason = ("missed: the window closed while the scheduler was not running" if ended
-                      else f"superseded by the window opened at {latest.isoformat()} (timeout_mins is longer "
-                           "than the interval between cron times)")
+            reason = "missed: the window closed while the scheduler was not running" if ended else superseded
             results.append(self._record(trigger, self._claim(trigger, moment), TickOutcome.SKIPPED, reason))
-        current = self._windows.pop(key, None)
+        current = self._windows.get(key)
         if current is not None:
             results.append(self._record(trigger, self._claim(trigger, current.opened), TickOutcome.SKIPPED,
-                                        f"superseded by the window opened at {latest.isoformat()} (timeout_mins "
-                                        "is longer than the interval between cron times)"))
-        tick = self._claim(trigger, latest)
-        if latest + trigger.timeout <= now:
-            return [*results, self._record(trigger, tick, TickOutcome.SKIPPED,
-                                           "missed: the window closed while the scheduler was not running")]
-        if trigger.paused:
-            return [*results, self._record(trigger, tick, TickOutcome.SKIPPED,
-                                           "paused (meta.orchestra_local.paused in the pipeline file)")]
-        refusal = _refusal(trigger)
-        if refusal is not None:
-            return [*results, self._record(trigger, tick, *refusal)]
-        self._windows[key] = Window(trigger, latest, next_poll=latest)
+                                        superseded))
+            del self._windows[key]
+        results += self._start_window(trigger, latest, now)
+        self._evaluated[key] = now
         return results
+
+    def _start_window(self, trigger: SensorTrigger, opened: datetime, now: datetime) -> list[Any]:
+        """Open a window at ``opened``, or record why it cannot be evaluated."""
+        refusal = _refusal(trigger)
+        if opened + trigger.timeout <= now:
+            refusal = TickOutcome.SKIPPED, "missed: the window closed while the scheduler was not running"
+        elif trigger.paused:
+            refusal = TickOutcome.SKIPPED, PAUSED
+        if refusal is not None:
+            return [self._record(trigger, self._claim(trigger, opened), *refusal)]
+        self._windows[(trigger.pipeline.id, trigger.name)] = Window(trigger, opened, next_poll=opened)
+        return []
 
     def _advance(self, key: tuple[str, str], now: datetime) -> list[Any]:
         window = self._windows.get(key)
         if window is None:
             return []
-        if window.pending is not None:
-            if not window.pending.done():
-                return []
+        if window.pending is not None and window.pending.done():
             poll, window.pending = window.pending.result(), None
             ended = self._settle(window, poll)
             if ended is not None:
                 return [ended]
-        if now >= window.closes:
+        if now >= window.closes or window.trigger.paused:
+            if window.trigger.paused:
+                outcome, reason = TickOutcome.SKIPPED, PAUSED
+            else:  # a poll still running is abandoned: its late finding is ignored
+                outcome = TickOutcome.TIMED_OUT
+                reason = (f"timed out: no pass in {window.polls} poll(s) between {window.opened.isoformat()} and "
+                          f"{window.closes.isoformat()}; last: {window.finding}")
+            ended = self._record(window.trigger, self._claim(window.trigger, window.opened), outcome, reason)
             del self._windows[key]
-            reason = (f"timed out: no pass in {window.polls} poll(s) between {window.opened.isoformat()} and "
-                      f"{window.closes.isoformat()}; last: {window.finding}")
-            return [self._record(window.trigger, self._claim(window.trigger, window.opened), TickOutcome.TIMED_OUT,
-                                 reason)]
-        if now < window.next_poll:
+            return [ended]
+        if window.pending is not None or now < window.next_poll:
             return []
         window.polls += 1
         while window.next_poll <= now:
@@ -252,23 +272,25 @@ class SensorWindows:
         """The tick a finished poll ends its window with (None: the window stays open)."""
         trigger = window.trigger
         key = (trigger.pipeline.id, trigger.name)
-        if poll.broken:
-            self._windows.pop(key, None)
-            log.warning("%s: sensor %r: %s", trigger.pipeline.yaml_path, trigger.name, poll.finding)
-            return self._record(trigger, self._claim(trigger, window.opened), TickOutcome.FAILED, poll.finding)
-        if not poll.passed:
+        if not poll.passed and not poll.broken:
             window.finding = poll.finding
             return None
-        self._windows.pop(key, None)
         tick = self._claim(trigger, window.opened)
-        environments = trigger.entry.environments
-        environment = environments[0] if isinstance(environments, list) and environments else environments or None
-        options = StartOptions(
-            run_inputs=poll.run_inputs, environment=environment if isinstance(environment, str) else None,
-            triggered_by=[{"triggerType": "SENSOR", "sensorName": trigger.entry.name, "sensorRunId": window.run_id}],
-            tick=tick,
-        )
-        return self._start(trigger, tick, options, f"sensor {trigger.name!r} ({poll.finding})")
+        if poll.broken:
+            log.warning("%s: sensor %r: %s", trigger.pipeline.yaml_path, trigger.name, poll.finding)
+            ended = self._record(trigger, tick, TickOutcome.FAILED, poll.finding)
+        else:
+            environments = trigger.entry.environments
+            environment = environments[0] if isinstance(environments, list) and environments else environments
+            options = StartOptions(
+                run_inputs=poll.run_inputs, environment=environment if isinstance(environment, str) else None,
+                triggered_by=[{"triggerType": "SENSOR", "sensorName": trigger.entry.name,
+                               "sensorRunId": window.run_id}],
+                tick=tick,
+            )
+            ended = self._start(trigger, tick, options, f"sensor {trigger.name!r} ({poll.finding})")
+        self._windows.pop(key, None)
+        return ended
 
     def poll(self, trigger: SensorTrigger, opened: datetime, now: datetime) -> Poll:
         """Evaluate every check of ``trigger`` once, in order, stopping at the first that does not pass.
@@ -339,4 +361,7 @@ def _refusal(trigger: SensorTrigger) -> tuple[TickOutcome, str] | None:
                                      "the local runner never fakes them")
     if not trigger.entry.checks:
         return TickOutcome.FAILED, f"sensors.{trigger.name}.checks: a sensor needs at least one check"
+    if trigger.entry.timeout_mins < 1:
+        return TickOutcome.FAILED, (f"sensors.{trigger.name}.timeout_mins is {trigger.entry.timeout_mins}: a window "
+                                    "needs at least 1 minute")
     return None

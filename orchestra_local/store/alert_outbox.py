@@ -20,11 +20,14 @@ OPEN_STATES = ("PENDING", "SENDING")
 FINAL_STATES = ("DELIVERED", "DEAD", "REMOTE_ONLY")
 
 
-def due_alerts(store: RunStore, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-    """Rows to attempt now (PENDING, or SENDING with an expired lease), oldest first."""
+def due_alerts(store: RunStore, now: datetime, limit: int = 100,
+               pipeline_run_id: str | None = None) -> list[dict[str, Any]]:
+    """Rows to attempt now (PENDING, or SENDING with an expired lease), oldest first; of one run if given."""
     c = ALERT_OUTBOX.c
-    return store.read(select(ALERT_OUTBOX).where(c.state.in_(OPEN_STATES), c.next_attempt_at <= now)
-                      .order_by(c.created_at).limit(limit))
+    statement = select(ALERT_OUTBOX).where(c.state.in_(OPEN_STATES), c.next_attempt_at <= now)
+    if pipeline_run_id is not None:
+        statement = statement.where(c.pipeline_run_id == pipeline_run_id)
+    return store.read(statement.order_by(c.created_at).limit(limit))
 
 
 def claim_alert(store: RunStore, row: Mapping[str, Any], now: datetime, lease: timedelta) -> bool:
@@ -36,13 +39,17 @@ def claim_alert(store: RunStore, row: Mapping[str, Any], now: datetime, lease: t
     return changed == 1
 
 
-def settle_alert(store: RunStore, alert_id: str, *, state: str, error: str | None = None,
-                 next_attempt_at: datetime | None = None, delivered_at: datetime | None = None) -> None:
-    """Record an attempt's outcome: DELIVERED, DEAD, REMOTE_ONLY, or PENDING again at ``next_attempt_at``."""
+def settle_alert(store: RunStore, alert_id: str, attempt: int, *, state: str, error: str | None = None,
+                 next_attempt_at: datetime | None = None, delivered_at: datetime | None = None) -> bool:
+    """Record the outcome of attempt number ``attempt``: DELIVERED, DEAD, REMOTE_ONLY, or PENDING again
+    at ``next_attempt_at``. False (nothing written) when the row is no longer this attempt's: its lease
+    ran out and another deliverer claimed it."""
     values: dict[str, Any] = {"state": state, "last_error": error, "delivered_at": delivered_at}
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    store.execute(update(ALERT_OUTBOX).where(ALERT_OUTBOX.c.id == alert_id).values(**values))
+    c = ALERT_OUTBOX.c
+    return store.execute(update(ALERT_OUTBOX).where(c.id == alert_id, c.state == "SENDING", c.attempts == attempt)
+                         .values(**values)) == 1
 
 
 def list_alerts(store: RunStore, pipeline_run_id: str | None = None, states: tuple[str, ...] = (),

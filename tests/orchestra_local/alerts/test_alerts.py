@@ -75,7 +75,9 @@ def receiver() -> Iterator[Receiver]:
             status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
             self.end_headers()
-            self.wfile.write(b"{}")
+            # a careless receiver echoes the request's credentials in its error body
+            self.wfile.write(json.dumps({"denied": self.headers.get("Authorization")}).encode() if status >= 400
+                             else b"{}")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -146,7 +148,7 @@ def test_a_4xx_answer_is_dead_at_once_and_secrets_never_reach_the_outbox(run_pip
     finished = run_pipeline(_pipeline([FAILED_TO_HOOK], []), inputs={"code": "3"}, connections=connections)
     receiver.statuses = [403]
     (attempt,) = Deliverer(finished.store, _workspace(connections)).deliver_due()
-    assert attempt.state == "DEAD" and "403" in (attempt.error or "")
+    assert attempt.state == "DEAD" and "403" in (attempt.error or "") and "Bearer ***" in (attempt.error or "")
     (row,) = list_alerts(finished.store, finished.run_id)
     assert row["state"] == "DEAD" and "hook-secret-123" not in json.dumps(row, default=str)
 
@@ -247,3 +249,25 @@ def test_serve_delivers_the_alerts_of_the_runs_it_starts(task_repo: Path, receiv
             time.sleep(0.1)
     (request,) = receiver.requests
     assert request[1]["detail"]["pipeline_run_id"] == started.json()["pipelineRunId"]
+
+
+def test_two_deliverers_at_once_send_each_alert_once(run_pipeline, receiver) -> None:
+    connections = _connections(receiver)
+    rule = {**FAILED_TO_HOOK, "statuses": ["ANY_COMPLETED"]}
+    runs = [run_pipeline(_pipeline([rule], [rule]), connections=connections) for _ in range(3)]
+    store = runs[0].store
+    assert len(list_alerts(store)) == 6  # each run: one pipeline and one task alert
+    barrier, outcomes = threading.Barrier(3), []
+
+    def deliver() -> None:
+        deliverer = Deliverer(store, _workspace(connections))
+        barrier.wait()
+        outcomes.extend(a.state for a in deliverer.deliver_due())
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count("DELIVERED") == 6 and len(receiver.requests) == 6
+    assert len({headers["Idempotency-Key"] for headers, _ in receiver.requests}) == 6
