@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -115,8 +116,9 @@ def _serve_kill_and_restart(repo: Path) -> None:
 
 @pytest.mark.postgres
 def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -> None:
-    """Two scenarios at once, to spend the three minutes once: two ``scheduler`` processes on one
-    PostgreSQL database start each fire time once; meanwhile ``serve`` (SQLite) is killed and restarted."""
+    """Three scenarios at once, to spend the three minutes once: two ``scheduler`` processes on one
+    PostgreSQL database start each fire time once; meanwhile ``serve`` (SQLite) is killed and restarted,
+    and another ``serve`` runs sensors."""
     import sqlalchemy as sa
 
     schema = f"scheduler_e2e_{uuid.uuid4().hex[:10]}"
@@ -128,8 +130,10 @@ def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -
     schedulers = _start_postgres_schedulers(tmp_path / "shared_repo", url)
     try:
         try:
-            _serve_kill_and_restart(repo)
-            _sensors_on_real_time(tmp_path / "sensor_repo", postgres_url, schema)
+            with ThreadPoolExecutor(1) as pool:  # the sensors' minute runs beside the restart scenario's
+                sensors = pool.submit(_sensors_on_real_time, tmp_path / "sensor_repo", postgres_url, schema)
+                _serve_kill_and_restart(repo)
+                sensors.result(timeout=240)
             while datetime.now(UTC) < end:
                 assert all(process.poll() is None for process in schedulers), "a scheduler exited"
                 time.sleep(0.5)
