@@ -25,10 +25,10 @@ from orchestra_local.store.models import (
     Operation,
     PipelineRun,
     TaskOutput,
-    TaskProcess,
     TaskRun,
     TaskRunFile,
 )
+from orchestra_local.store.task_processes import TaskProcessRecords
 from orchestra_local.store.ticks import TICKS, started_tick
 
 LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
@@ -40,7 +40,6 @@ ALERT_OUTBOX: Table = AlertOutbox.__table__  # type: ignore[assignment]
 TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
 TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
 OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
-TASK_PROCESSES: Table = TaskProcess.__table__  # type: ignore[assignment]
 
 
 def utcnow() -> datetime:
@@ -53,7 +52,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class RunStore:
+class RunStore(TaskProcessRecords):
     """Repository of pipeline runs, task runs, outputs, files and operations.
 
     Args:
@@ -421,30 +420,4 @@ class RunStore:
             statement = statement.where(OPERATIONS.c.pipeline_run_id == pipeline_run_id)
         if task_run_id is not None:
             statement = statement.where(OPERATIONS.c.task_run_id == task_run_id)
-        return self.read(statement)
-
-    # -- task processes ------------------------------------------------------------------------
-
-    def add_task_process(self, *, pipeline_run_id: str, task_run_id: str | None, attempt: int | None, host: str,
-                         pgid: int, create_time: float) -> int:
-        """Record a started process group (``create_time``: its leader's start, epoch seconds); returns its id."""
-        values = {"pipeline_run_id": pipeline_run_id, "task_run_id": task_run_id, "attempt": attempt, "host": host,
-                  "pgid": pgid, "create_time": create_time, "started_at": utcnow()}
-        with self._write() as connection:
-            return int(connection.execute(insert(TASK_PROCESSES).values(**values)).inserted_primary_key[0])
-
-    def end_task_processes(self, ids: Iterable[int]) -> None:
-        """Record that these process groups' leaders exited (or their groups were killed)."""
-        ids = list(ids)
-        if not ids:
-            return
-        with self._write() as connection:
-            connection.execute(update(TASK_PROCESSES).where(TASK_PROCESSES.c.id.in_(ids), TASK_PROCESSES.c.ended_at.is_(None))
-                               .values(ended_at=utcnow()))
-
-    def open_task_processes(self, pipeline_run_id: str) -> list[dict[str, Any]]:
-        """Process groups of a pipeline run not recorded as ended (running, or left by a dead runner)."""
-        statement = (select(TASK_PROCESSES)
-                     .where(TASK_PROCESSES.c.pipeline_run_id == pipeline_run_id, TASK_PROCESSES.c.ended_at.is_(None))
-                     .order_by(TASK_PROCESSES.c.id))
         return self.read(statement)
