@@ -5,6 +5,8 @@
   outputs, log links) and dbt node results (the run's dbt operations).
 - ``GET /runs/{id}/tasks/{task_run_id}``: the log files of one attempt of a task run (``?attempt=N``,
   default the latest), the last :data:`LOG_TAIL_BYTES` of each.
+- ``GET /ticks``: schedule fire times, sensor windows and trigger events, and what each did (``?pipeline=``
+  an alias or id): "why did (or didn't) it run".
 - ``GET|POST /login``, ``GET /logout``: the session cookie (``auth.py``).
 - ``GET /static/plotly.min.js``: plotly.js from the installed ``plotly`` package (no CDN: works offline).
 """
@@ -30,7 +32,9 @@ from orchestra_local.console import task_label
 from orchestra_local.errors import InvalidInputError
 from orchestra_local.run_logs import attempt_logs
 from orchestra_local.store import RunStore, queries
+from orchestra_local.store.alert_outbox import list_alerts
 from orchestra_local.store.repository import PIPELINE_RUNS, utcnow
+from orchestra_local.store.ticks import list_ticks
 from orchestra_local.viewer.auth import (
     COOKIE,
     LoginRequired,
@@ -41,6 +45,7 @@ from orchestra_local.viewer.auth import (
     token_matches,
 )
 from orchestra_local.viewer.gantt import STATUS_COLOURS, bars_from_task_runs, gantt_figure
+from orchestra_local.viewer.labels import started_by
 
 LOG_TAIL_BYTES = 1_000_000
 """Bytes of each log file a page shows (the end of it); the rest is a download of the file away."""
@@ -52,6 +57,7 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["status_colours"] = STATUS_COLOURS
+templates.env.filters["started_by"] = started_by
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(require_session)])
 public = APIRouter(include_in_schema=False)
 
@@ -114,8 +120,15 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
     gantt = figure.to_html(full_html=False, include_plotlyjs=False, div_id="gantt", config={"displaylogo": False})
     return templates.TemplateResponse(request, "run.html", {
         "run": {**run, "seconds": _seconds(run)}, "tasks": tasks, "dbt_nodes": dbt_nodes, "gantt": gantt,
-        "other_operations": len(operations) - len(dbt_nodes),
+        "other_operations": len(operations) - len(dbt_nodes), "alerts": list_alerts(store, run_id, limit=200),
     })
+
+
+@pages.get("/ticks", response_class=HTMLResponse)
+def ticks_page(request: Request, pipeline: str = "") -> HTMLResponse:
+    """The latest ticks (of one pipeline: its alias or id), newest first."""
+    rows = list_ticks(_store(request), pipeline.strip() or None, limit=PAGE_SIZE * 4)
+    return templates.TemplateResponse(request, "ticks.html", {"ticks": rows, "pipeline": pipeline.strip()})
 
 
 def _tail(path: Path) -> tuple[str, int]:

@@ -112,3 +112,22 @@ def test_a_task_log_page_shows_the_attempt_asked_for(api, finished_run: str) -> 
     assert "failing on purpose with 3" in broken
     assert api.client.get(f"/runs/{finished_run}/tasks/{by_task['flaky']}?attempt=9").status_code == 404
     assert api.client.get(f"/runs/{finished_run}/tasks/not-a-task-run").status_code == 404
+
+
+def test_pages_say_what_started_a_run_and_the_ticks_page_why_one_did_or_did_not_run(api, finished_run: str) -> None:
+    from datetime import UTC, datetime
+
+    from orchestra_local.store.ticks import TickOutcome, TriggerKind, claim, record_tick
+
+    _login(api)
+    assert "started by API" in api.client.get(f"/runs/{finished_run}").text  # started through the API
+    assert "No alert rule matched" in api.client.get(f"/runs/{finished_run}").text
+    assert re.search(r"<td>API</td>", api.client.get("/").text)
+    store = api.app.state.service.store
+    record_tick(store, claim("p-id", "nightly", TriggerKind.SENSOR, "landed", datetime(2026, 12, 7, 10, tzinfo=UTC)),
+                TickOutcome.TIMED_OUT, "timed out: no pass in 4 poll(s); last: check 'batch': query returned 0 row(s)")
+    page = api.client.get("/ticks?pipeline=nightly").text
+    assert "TIMED_OUT" in page and "query returned 0 row(s)" in page and "sensor <code>landed</code>" in page
+    assert "No ticks yet" in api.client.get("/ticks?pipeline=other").text
+    api.client.cookies.clear()
+    assert api.client.get("/ticks", follow_redirects=False).status_code == 401
