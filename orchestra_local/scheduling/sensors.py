@@ -275,7 +275,7 @@ class SensorWindows:
         if not poll.passed and not poll.broken:
             window.finding = poll.finding
             return None
-        tick = self._claim(trigger, window.opened)
+        tick = {**self._claim(trigger, window.opened), "reason": poll.finding}
         if poll.broken:
             log.warning("%s: sensor %r: %s", trigger.pipeline.yaml_path, trigger.name, poll.finding)
             ended = self._record(trigger, tick, TickOutcome.FAILED, poll.finding)
@@ -303,6 +303,7 @@ class SensorWindows:
         scope = Scope(env=workspace.env, orchestra={"CURRENT_TIME": now.isoformat()})
         run_inputs = dict(entry.run_inputs or {})
         outputs: dict[str, Any] = {}
+        findings: list[str] = []
         for check_id, check in entry.checks.items():
             where = f"sensors.{trigger.name}.checks.{check_id}"
             try:
@@ -325,6 +326,7 @@ class SensorWindows:
             if not result.passed:
                 return Poll(False, f"check {check_id!r}: {result.detail}")
             outputs[check_id] = dict(result.outputs)
+            findings.append(f"check {check_id!r}: {result.detail}")
         if entry.condition:
             where = f"sensors.{trigger.name}.condition"
             try:
@@ -334,7 +336,7 @@ class SensorWindows:
                 return Poll(False, workspace.masker.mask(str(exc)), broken=True)
             if not held:
                 return Poll(False, f"every check passed but the condition {entry.condition!r} is false")
-        return Poll(True, f"{len(outputs)} check(s) passed", run_inputs=run_inputs)
+        return Poll(True, "; ".join(findings), run_inputs=run_inputs)
 
     def _connection(self, name: str | None, scope: Scope, where: str) -> Any:
         if not name:

@@ -51,11 +51,12 @@ def claim(pipeline_id: str, pipeline_alias: str, kind: TriggerKind, name: str, s
 
 
 def started_tick(tick: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
-    """The STARTED row of ``tick`` for the pipeline run ``run`` (a ``pipeline_runs`` record being inserted)."""
+    """The STARTED row of ``tick`` for the pipeline run ``run`` (a ``pipeline_runs`` record being inserted);
+    ``tick["reason"]``, if given, says why it started (a sensor's findings)."""
     return {"id": str(uuid.uuid4()), "pipeline_id": run["pipeline_id"], "pipeline_alias": tick["pipeline_alias"],
             "trigger_kind": tick["trigger_kind"], "trigger_name": tick["trigger_name"],
             "scheduled_for": tick["scheduled_for"], "evaluated_at": run["created_at"],
-            "outcome": TickOutcome.STARTED.value, "reason": "", "pipeline_run_id": run["id"]}
+            "outcome": TickOutcome.STARTED.value, "reason": tick.get("reason", ""), "pipeline_run_id": run["id"]}
 
 
 def record_tick(store: RunStore, tick: Mapping[str, Any], outcome: TickOutcome, reason: str) -> bool:

@@ -129,6 +129,8 @@ def test_a_postgres_query_sensor_starts_one_run_when_the_row_lands_and_times_out
     listing = CliRunner().invoke(main, ["ticks", "sensed", "--state-dir", str(pg_service.settings.state_dir)])
     assert listing.exit_code == 0, listing.output
     assert "TIMED_OUT" in listing.output and "STARTED" in listing.output and started.pipeline_run_id in listing.output
+    (started_tick,) = [tick for tick in list_ticks(pg_service.store, "sensed") if tick["outcome"] == "STARTED"]
+    assert started_tick["reason"] == "check 'batch': query returned 1 row(s)"  # why it started
 
 
 @pytest.mark.postgres
