@@ -10,7 +10,7 @@ import pytest
 import requests
 from ingest.errors import ColumnNotFoundError, SourceError, TableNotFoundError
 from ingest.sources.salesforce.errors import SalesforceUnavailableError, api_error, terminal_error
-from ingest.sources.salesforce.retry import RetryableError, RetryAfterOrBackoff, call_with_retries
+from ingest.sources.salesforce.retry import RetryableError, RetryAfterOrBackoff, call_with_retries, policy
 from tenacity import RetryCallState, Retrying
 from tenacity.wait import wait_fixed
 from worker_kit.masking import SecretMasker
@@ -82,7 +82,7 @@ def wait_after(failure: BaseException) -> float:
     """The wait RetryAfterOrBackoff chooses after ``failure`` (backoff fixed at 7 s)."""
     state = RetryCallState(Retrying(), fn=None, args=(), kwargs={})
     state.set_exception((type(failure), failure, None))
-    return RetryAfterOrBackoff(wait_fixed(7))(state)
+    return RetryAfterOrBackoff(policy(), backoff=wait_fixed(7))(state)
 
 
 def test_wait_honours_retry_after_up_to_a_cap_else_backs_off() -> None:
