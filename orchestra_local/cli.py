@@ -29,7 +29,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from orchestra_local.cli_alerts import alerts, deliver_run_alerts
+from orchestra_local.cli_alerts import alert_connection_problems, alerts, deliver_run_alerts
 from orchestra_local.cli_scheduling import scheduler, ticks
 from orchestra_local.cli_support import (
     EXIT_FAILED,
@@ -203,7 +203,7 @@ def run(
     if revision is not None:
         settings = revision.settings
     loaded = load_file(file if revision is None else revision.pipeline_path)
-    print_problems(list(loaded.warnings))
+    print_problems(list(loaded.warnings) + alert_connection_problems(loaded.model, workspace.connections, str(file)))
     request = workspace.request(
         environment=environment, inputs=_parse_inputs(inputs), skip_remote=skip_remote,
         task_ids=[t for t in (task_ids or "").split(",") if t.strip()], continue_downstream=continue_downstream,

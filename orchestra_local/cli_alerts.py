@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestra_local.cli_support import errors_to_exit_codes, open_store, stdout, store_options
-from orchestra_local.errors import OrchestraLocalError
+from orchestra_local.errors import OrchestraLocalError, Problem
 
 if TYPE_CHECKING:
+    from orchestra_local.spec.models import Pipeline
     from orchestra_local.store import RunStore
     from orchestra_local.workspace import Workspace
 
@@ -108,3 +110,16 @@ def deliver_run_alerts(store: RunStore, workspace: Workspace, pipeline_run_id: s
     parts = [f"{count} {state.lower().replace('_', '-')}" for state, count in sorted(states.items())]
     hint = "; `orchestra-local alerts deliver` retries the owed ones" if owed else ""
     stdout.print(f"alerts: {', '.join(parts)}{hint}", highlight=False)
+
+
+def alert_connection_problems(model: Pipeline, connections: Mapping[str, object], file: str) -> list[Problem]:
+    """Warnings, before a run, for alert destinations naming a connection the connections file lacks
+    (their alerts would end DEAD): ``run`` prints them with their YAML path."""
+    from orchestra_local.spec.rules import LOCAL_ALERT_INTEGRATIONS, alert_destinations
+
+    return [Problem(loc=(*loc, "connection_id"), type="local_runner", severity="warning", file=file,
+                    msg=f"no connection '{destination.connection_id}' in the connections file, so this alert would "
+                        "not be delivered; add it (see connections.example.yml)")
+            for loc, destination in alert_destinations(model)
+            if destination.integration in LOCAL_ALERT_INTEGRATIONS and destination.connection_id
+            and destination.connection_id not in connections]

@@ -35,7 +35,7 @@ from orchestra_local.scheduling.fire_times import FireTimes
 from orchestra_local.spec import catalog
 from orchestra_local.spec.cron import CronError, validate_cron
 from orchestra_local.spec.limits import MAX_MATRIX_VALUES
-from orchestra_local.spec.models import Pipeline, TaskGroup
+from orchestra_local.spec.models import Alert, AlertDestination, Pipeline, TaskGroup
 
 Loc = tuple[str | int, ...]
 
@@ -275,4 +275,41 @@ def check_rules(model: Pipeline, document: dict[str, Any]) -> list[Problem]:
     problems += _parameter_problems(model)
     problems += _documented_limits(model)
     problems += _local_limits(model)
+    problems += [problem for _destination, problem in alert_destination_problems(model)]
     return problems
+
+
+LOCAL_ALERT_INTEGRATIONS = frozenset({"WEBHOOK", "SLACK", "MICROSOFT_TEAMS", "EMAIL"})
+"""Alert destinations the local runner delivers (``orchestra_local/alerts``); the others are hosted-only."""
+
+
+def alert_destinations(model: Pipeline) -> Iterator[tuple[Loc, AlertDestination]]:
+    """Every alert destination of the pipeline and of its tasks, with its YAML path."""
+    owners: list[tuple[Loc, list[Alert]]] = [(("alerts",), model.alerts or [])]
+    for entry_id, task_id, task in model.iter_tasks():
+        loc: Loc = ("pipeline", entry_id, "tasks", task_id) if entry_id != task_id else ("pipeline", entry_id)
+        owners.append(((*loc, "alerts"), task.alerts or []))
+    for base, alerts in owners:
+        for index, alert in enumerate(alerts):
+            for position, destination in enumerate(alert.destinations):
+                yield (*base, index, "destinations", position), destination
+
+
+def alert_destination_problems(model: Pipeline) -> Iterator[tuple[AlertDestination, Problem]]:
+    """Warnings for alert destinations the local runner cannot deliver as written."""
+    for loc, destination in alert_destinations(model):
+        if destination.integration not in LOCAL_ALERT_INTEGRATIONS:
+            yield destination, _local_warning((*loc, "integration"), f"{destination.integration} alerts are delivered by "
+                                        "hosted Orchestra only; locally they are recorded REMOTE_ONLY")
+        elif not destination.connection_id:
+            yield destination, _local_warning((*loc, "connection_id"), f"locally a {destination.integration} alert needs "
+                                        "connection_id naming a connection of connections.yml "
+                                        "(see connections.example.yml)")
+        elif destination.integration == "EMAIL" and not (destination.destination or "").strip():
+            yield destination, _local_warning((*loc, "destination"), "an EMAIL alert needs its recipients' addresses "
+                                        "in destination (comma-separated)")
+
+
+def _local_warning(loc: Loc, message: str) -> Problem:
+    """A warning about what the local runner does with a file Orchestra accepts as it is."""
+    return Problem(loc=loc, msg=message, type="local_runner", severity="warning")

@@ -271,3 +271,12 @@ def test_two_deliverers_at_once_send_each_alert_once(run_pipeline, receiver) -> 
         thread.join(timeout=60)
     assert outcomes.count("DELIVERED") == 6 and len(receiver.requests) == 6
     assert len({headers["Idempotency-Key"] for headers, _ in receiver.requests}) == 6
+
+
+def test_run_warns_with_the_yaml_path_when_an_alert_names_a_missing_connection(task_repo: Path, receiver) -> None:
+    rule = {**FAILED_TO_HOOK, "destinations": [{"integration": "WEBHOOK", "connection_id": "nowhere"}]}
+    path = _repo_with_hook(task_repo, receiver, _pipeline([], [rule]))
+    result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert ("pipeline.g.tasks.load.alerts[0].destinations[0].connection_id: no connection 'nowhere' in the "
+            "connections file") in " ".join(result.output.split())
