@@ -228,10 +228,10 @@ class SensorWindows:
 
     def _start_window(self, trigger: SensorTrigger, opened: datetime, now: datetime) -> list[Any]:
         """Open a window at ``opened``, or record why it cannot be evaluated."""
-        refusal = _refusal(trigger)
-        if opened + trigger.timeout <= now:
+        refusal = _refusal(trigger)  # a sensor that cannot work says so first, whatever else holds
+        if refusal is None and opened + trigger.timeout <= now:
             refusal = TickOutcome.SKIPPED, "missed: the window closed while the scheduler was not running"
-        elif trigger.paused:
+        elif refusal is None and trigger.paused:
             refusal = TickOutcome.SKIPPED, PAUSED
         if refusal is not None:
             return [self._record(trigger, self._claim(trigger, opened), *refusal)]

@@ -316,3 +316,16 @@ def test_an_open_window_survives_a_half_saved_file_and_ends_when_the_pipeline_is
     assert paused.outcome == "SKIPPED" and paused.reason.startswith("paused")
     assert [t["outcome"] for t in list_ticks(service.store)] == ["SKIPPED"]
     service.shutdown()
+
+
+def test_a_window_of_no_minutes_fails_with_its_yaml_path(task_repo: Path) -> None:
+    service = _service(task_repo)
+    _write(task_repo, "instant", {"event": {"integration": "ORCHESTRA", "sensor_type": "ORCHESTRA_WEBHOOK_EVENT",
+                                            "parameters": {"event_type": "x"}}})
+    path = task_repo / "orchestra" / "instant.yml"
+    path.write_text(path.read_text().replace("timeout_mins: 2", "timeout_mins: 0"))
+    scheduler = Scheduler(service, synchronous_sensors=True)
+    scheduler.evaluate(datetime(2026, 12, 7, 10, 4, tzinfo=UTC))
+    (failed,) = scheduler.evaluate(datetime(2026, 12, 7, 10, 5, tzinfo=UTC))
+    assert failed.outcome == "FAILED" and failed.reason.startswith("sensors.landed.timeout_mins is 0")
+    service.shutdown()
