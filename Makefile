@@ -15,11 +15,11 @@ export WAREHOUSE_DUCKDB_PATH ?= $(STATE)/warehouse.duckdb
 venv: $(VENV)/.installed
 
 # Re-installs only when a requirements file or pyproject.toml changes.
-$(VENV)/.installed: requirements.txt python/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt python/requirements.txt pyproject.toml python/pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s); run make PY=python3.11" % sys.version.split()[0])'
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e . -e python
 	@touch $@
 
 demo: venv

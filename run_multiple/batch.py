@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from run_multiple.client import AmbiguousStartError, ApiError, OrchestraClient
+from worker_kit.orchestra_api import AmbiguousStartError, ApiError, OrchestraClient
+
 from run_multiple.plan import PlannedRun
 from run_multiple.recover import Found, find_started_run
 from run_multiple.state import DONE_STATUSES, TERMINAL_STATUSES, Action, Decision, StateFile

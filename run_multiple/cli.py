@@ -17,9 +17,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 from rich.console import Console
+from worker_kit.orchestra_api import HOSTED_APP_URL, ApiError, OrchestraClient
 
 from run_multiple.batch import Batch, BatchOptions, Outcome, RunView
-from run_multiple.client import HOSTED_APP_URL, ApiError, OrchestraClient
 from run_multiple.config import BatchConfig, ConfigError, load_config, resolve_tokens
 from run_multiple.display import Display, plan_table, runs_table, show, summary_document
 from run_multiple.plan import PlannedRun, RangeOverride, plan_runs

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from run_multiple.client import OrchestraClient
+from worker_kit.orchestra_api import OrchestraClient
 
 CLOCK_SKEW = timedelta(seconds=60)
 """How far the server's clock may be behind this machine's (runs created that long before count)."""

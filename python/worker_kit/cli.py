@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 
@@ -88,12 +89,15 @@ def _print_error(message: str, debug: bool) -> None:
 
 
 def _configure_logging(debug: bool, quiet: bool) -> None:
-    """Send log records to stderr; called once by the boundary, never at import time."""
+    """Send log records to stderr (times in UTC); called once by the boundary, never at import time."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:  # times in UTC, whatever the machine's zone
+        if handler.formatter is not None:
+            handler.formatter.converter = time.gmtime
     if not debug:
         # Third-party libraries log connection details at INFO; keep stderr to our progress.
-        for noisy in ("sqlalchemy", "urllib3"):
+        for noisy in ("sqlalchemy", "urllib3", "httpx", "botocore", "aiobotocore", "s3fs"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from worker_kit.orchestra_api import OrchestraClient
 
-from run_multiple.client import OrchestraClient
 from run_multiple.recover import CLOCK_SKEW, find_started_run
 
 PIPELINE_ID = "0b6cc4d4-64c5-4bb1-9d4e-8c2bd7a2c0f3"

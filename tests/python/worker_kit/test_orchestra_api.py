@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
-from run_multiple.client import (
+from worker_kit.orchestra_api import (
     MAX_RETRY_AFTER_SECONDS,
     AmbiguousStartError,
     ApiError,
