@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy
 from sqlalchemy.engine import make_url
@@ -64,6 +66,28 @@ def repo(tmp_path: Path) -> Path:
     (root / ".git").mkdir(parents=True)
     (root / "orchestra").mkdir()
     return root
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def s3_endpoint() -> Iterator[str]:
+    """A local moto S3 server (real HTTP on loopback), empty: its URL, ``http://127.0.0.1:PORT``."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets in process-wide memory that outlives a server: start each test empty
+    httpx.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+    yield url
+    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,6 @@ import pytest
 import sqlalchemy
 import yaml
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from orchestra_local.api.service import RunService, StartOptions
 from orchestra_local.cli import main
@@ -28,7 +26,7 @@ from orchestra_local.store import RunStore
 from orchestra_local.store.sensor_events import record_sensor_event
 from orchestra_local.store.ticks import list_ticks
 from orchestra_local.workspace import Workspace
-from tests.conftest import postgres_fields
+from tests.conftest import free_port, postgres_fields
 
 PIPELINE = """
 version: v1
@@ -203,22 +201,6 @@ def _ended(service: RunService, run_id: str) -> dict:
     return service.store.get_pipeline_run(run_id)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    """A local moto S3 server (real HTTP on loopback)."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 def test_an_s3_file_sensor_starts_the_pipeline_when_the_object_lands(task_repo: Path, s3_endpoint: str) -> None:
     fields = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing-secret", "region_name": "us-east-1",
               "endpoint_url": s3_endpoint}
@@ -285,7 +267,7 @@ def test_the_demo_pipelines_sensor_starts_it_after_an_orders_window_succeeded(ta
 
 def test_a_source_error_is_a_finding_with_its_credentials_masked(task_repo: Path) -> None:
     lake = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1",
-            "endpoint_url": f"http://lake:s3cretpw@127.0.0.1:{_free_port()}"}  # nothing listens there
+            "endpoint_url": f"http://lake:s3cretpw@127.0.0.1:{free_port()}"}  # nothing listens there
     service = _service(task_repo, {"lake": {"integration": "AWS_S3", "fields": lake}})
     _write(task_repo, "unreachable", {"file": {"integration": "AWS_S3", "sensor_type": "AWS_S3_FILE",
                                                "connection": "lake", "parameters": {"bucket_name": "landing"}}})
