@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -51,6 +53,27 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.dbt, no ~/.dlt of the developer
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     yield
+
+
+CLI = str(Path(sys.executable).with_name("orchestra-local"))
+
+
+@pytest.fixture
+def cli_path() -> str:
+    """Path of the installed ``orchestra-local`` console script."""
+    return CLI
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli(*args, cwd=..., env=..., timeout=...)`` runs the installed console script."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CLI, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout)
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,9 @@ Exit codes (``worker_kit.cli``): 0 met (or timed out with ``--soft-fail``), 1 ti
 JSON object, the task's outputs (``${{ TASK.<id>.outputs.<name> }}`` downstream, the same channel as
 the ingest worker): ``ready`` (true/false), ``sensor``, ``first_poke_at``, ``deadline``, ``pokes``,
 the kind's own outputs (``files``, ``ack_file``, the row, ``status_code``, ``pipeline_run_id`` ...) and,
-with ``--trigger``, ``triggered_pipeline_run_id``. Every poke logs one line on stderr. Credentials are
+with ``--trigger``, ``triggered_pipeline_run_id``. Under ``set_outputs: true`` the same outputs also go
+to ``ORCHESTRA_WEBHOOK_URL`` as orchestra-sdk's ``SET_OUTPUT`` events, the only channel hosted
+Orchestra reads (:mod:`sensors.outputs`). Every poke logs one line on stderr. Credentials are
 read from environment variables named on the command line and never printed.
 """
 
@@ -26,6 +28,7 @@ from worker_kit.orchestra_api import HOSTED_APP_URL, OrchestraClient
 
 from sensors.files import STRATEGIES, FilesCheck
 from sensors.http import HttpCheck, auth_from_env
+from sensors.outputs import publish
 from sensors.pipeline import PipelineCheck, parse_since, parse_statuses
 from sensors.poke import Check, iso, now_utc, poke_until
 from sensors.sql import SqlCheck, parse_expect
@@ -136,11 +139,11 @@ def run_sensor(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         if not args.soft_fail:
             raise SensorTimedOut(message + "; raise --timeout, or pass --soft-fail to skip the downstream tasks")
         logger.warning("%s; --soft-fail: exiting 0 with ready=false", message)
-        return outputs
-    if args.trigger:
+    elif args.trigger:
         assert client is not None
         inputs = run_inputs(trigger_pairs, outputs)
         outputs["triggered_pipeline_run_id"] = trigger_once(client, args.trigger, inputs, state)
+    publish(outputs, env)
     return outputs
 
 

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,16 +57,41 @@ class SensorResult:
 
 
 class SensorProcess:
-    """A sensor running in the background: ``.result()`` waits for it."""
+    """A sensor running in the background: ``.wait_for_pokes(n)`` while it runs, ``.result()`` at its end."""
 
     def __init__(self, args: tuple[str, ...], env: dict[str, str]) -> None:
         self._process = subprocess.Popen([sys.executable, "-m", "sensors", *args], cwd=SENSORS_DIR, env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._stderr: list[str] = []
+        self._stdout = ""
+        self._readers = [threading.Thread(target=self._read_stderr, daemon=True),
+                         threading.Thread(target=self._read_stdout, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr.append(line)
+
+    def _read_stdout(self) -> None:
+        assert self._process.stdout is not None
+        self._stdout = self._process.stdout.read()
+
+    def wait_for_pokes(self, count: int, timeout: float = 60) -> None:
+        """Block until the sensor has logged ``count`` pokes (fails if it ends or takes longer)."""
+        deadline = time.monotonic() + timeout
+        while sum(1 for line in list(self._stderr) if _POKE_LINE.match(line)) < count:
+            assert self._process.poll() is None, "".join(self._stderr)
+            assert time.monotonic() < deadline, f"fewer than {count} pokes in {timeout:g}s"
+            time.sleep(0.05)
 
     def result(self, timeout: float = 60) -> SensorResult:
         """Wait for the process to end."""
-        stdout, stderr = self._process.communicate(timeout=timeout)
-        return SensorResult(self._process.returncode, stdout, stderr)
+        self._process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return SensorResult(self._process.returncode, self._stdout, "".join(self._stderr))
 
     def terminate(self) -> SensorResult:
         """SIGTERM it (what Orchestra does on a task timeout) and wait."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,7 +62,7 @@ def test_each_strategy_is_met_within_one_poke_of_the_file_landing(
     relative, extra = LANDINGS[strategy]
     running = start_sensor("files", "--root", store.root, "--domain", "sales", "--strategy", strategy, *extra,
                            "--poke-interval", "0.3", "--timeout", "60", env=store.env)
-    time.sleep(1.5)  # several pokes see nothing
+    running.wait_for_pokes(3)  # several pokes see nothing
     landed_at = datetime.now(UTC).replace(tzinfo=None)  # log lines are UTC
     url = store.land(relative)
     result = running.result()
@@ -136,7 +135,7 @@ def test_a_retried_sensor_ends_at_the_original_deadline(tmp_path: Path, start_se
                 "ORCHESTRA_TASK_RUN_ID": "5d0c8a8e-63c4-4a53-8f0e-0c5d1c1f7b22"}
     args = ("files", "--root", str(tmp_path), "--domain", "sales", "--poke-interval", "0.3", "--timeout", "4")
     first = start_sensor(*args, env=task_run)
-    time.sleep(1.2)
+    first.wait_for_pokes(3)
     killed = first.terminate()  # attempt 1 ends early (a crash, a timeout of the task)
     retried = sensor(*args, env=task_run)  # attempt 2: same pipeline run, same task run
     late = sensor(*args, env=task_run)  # attempt 3, after the window closed
