@@ -3,13 +3,21 @@
 One invocation loads the files matching ``--file-glob`` into one table. With ``append`` or
 ``merge`` the listing is incremental on each file's modification date (dlt keeps the latest one
 loaded in the destination), so a run loads only files that are new or changed since the last run;
-``replace`` reloads every matching file. CSV files are parsed by DuckDB (dlt's
+``replace`` reloads every matching file. ``--all-files`` drops the modification-date cursor and
+loads every matching file each run: for a pending area whose files move to an archive once loaded
+(starlake's layout, ``orchestra/landing_files_to_warehouse.yml``), where the area itself says what
+is new; it needs ``merge`` so that files loaded again after a crash (before they were archived)
+replace their own rows instead of adding them twice. CSV files are parsed by DuckDB (dlt's
 ``read_csv_duckdb``), Parquet files by pyarrow (``read_parquet``); both yield Arrow batches.
 
 examples:
   python filesystem_pipeline.py --bucket-url file:///data/landing --file-glob 'orders/*.csv' --table orders
   python filesystem_pipeline.py --bucket-url s3://acme-landing --file-glob 'events/**/*.parquet' \\
       --table events --write-disposition merge --primary-key event_id
+  python filesystem_pipeline.py --bucket-url ../datasets/pending/sales/2026-12-06 --file-glob 'lineitem-*.parquet' \\
+      --table lineitem --write-disposition merge --primary-key l_orderkey,l_linenumber --all-files
+
+The summary (last stdout line) also lists the files read (``files``, their URLs, and ``file_count``).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dlt.extract import DltResource
@@ -41,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--table", required=True, help="destination table the files load into")
     parser.add_argument(
         "--bucket-url",
-        help="folder or bucket, e.g. file:///data/landing or s3://bucket/prefix "
+        help="folder or bucket, e.g. file:///data/landing, ../datasets/pending/sales or s3://bucket/prefix "
         "(default: [sources.filesystem] bucket_url / SOURCES__FILESYSTEM__BUCKET_URL)",
     )
     parser.add_argument(
@@ -58,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--primary-key", action="append", metavar="COLUMN",
-        help="primary key column for merge (repeat for a compound key)",
+        help="primary key column for merge (repeat, or separate with commas, for a compound key)",
+    )
+    parser.add_argument(
+        "--all-files", action="store_true",
+        help="load every matching file, not only those modified since the last run (a pending area "
+        "emptied by an archive step); needs --write-disposition merge",
     )
     add_common_flags(parser)
     return parser
@@ -71,22 +85,39 @@ def load(args: argparse.Namespace) -> Mapping[str, object]:
         args: Parsed command line of :func:`build_parser`.
 
     Returns:
-        The load summary (see ``pipeline_load.LoadSummary``).
+        The load summary (see ``pipeline_load.LoadSummary``) with ``files`` (URLs of the files read,
+            sorted) and ``file_count``.
 
     Raises:
-        UsageError: For merge without ``--primary-key``, or a format that cannot be inferred.
+        UsageError: For merge without ``--primary-key``, ``--all-files`` without merge, or a format
+            that cannot be inferred.
         ConfigFieldMissingException: When no bucket URL is given or configured.
         PipelineStepFailed: When a file cannot be read or the load fails.
     """
-    if args.write_disposition == "merge" and not args.primary_key:
+    primary_key = [column.strip() for value in args.primary_key or [] for column in value.split(",") if column.strip()]
+    if args.write_disposition == "merge" and not primary_key:
         raise UsageError("--write-disposition merge needs --primary-key COLUMN")
+    if args.all_files and args.write_disposition != "merge":
+        raise UsageError("--all-files loads files again after a crash before they were archived: "
+                         "use --write-disposition merge with --primary-key, so they replace their own rows")
     file_format = args.format or _format_of(args.file_glob)
-    resource = _files_resource(args.bucket_url, args.file_glob, incremental=args.write_disposition != "replace")
+    incremental = args.write_disposition != "replace" and not args.all_files
+    read: list[str] = []
+    resource = _files_resource(_bucket_url(args.bucket_url), args.file_glob, incremental=incremental)
+    resource.add_map(lambda item: read.append(item["file_url"]) or item)
     reader = read_csv_duckdb(chunk_size=CHUNK_ROWS, use_pyarrow=True) if file_format == "csv" else \
         read_parquet(chunksize=CHUNK_ROWS, use_pyarrow=True)
     rows = (resource | reader).with_name(args.table)
-    rows.apply_hints(write_disposition=args.write_disposition, primary_key=args.primary_key or None)
-    return run_load(f"filesystem__{args.table}", rows, args.table).as_dict()
+    rows.apply_hints(write_disposition=args.write_disposition, primary_key=primary_key or None)
+    summary = run_load(f"filesystem__{args.table}", rows, args.table).as_dict()
+    return {**summary, "files": sorted(read), "file_count": len(read)}
+
+
+def _bucket_url(bucket_url: str | None) -> str | None:
+    """A local folder (no ``scheme://``) as an absolute ``file://`` URL, relative to the working directory."""
+    if not bucket_url or "://" in bucket_url:
+        return bucket_url
+    return Path(bucket_url).expanduser().resolve().as_uri()
 
 
 def _files_resource(bucket_url: str | None, file_glob: str, incremental: bool) -> DltResource:
