@@ -13,7 +13,8 @@ Reads are retried on any transport error, 429 and 5xx. A start is retried only w
 provably did not reach the server (it could not connect: refused, DNS, connect timeout) or was
 refused with 429; a read timeout, a dropped connection or a 5xx after the request was sent raise
 :class:`AmbiguousStartError`, and the caller looks the run up (``recover.py``) instead of sending
-it again. Waits honour ``Retry-After`` (seconds or an HTTP date), else back off exponentially.
+it again. Waits honour ``Retry-After`` (seconds or an HTTP date), else back off exponentially (the kit's
+retry loop, :mod:`worker_kit.retry`).
 No message of this module contains the token.
 """
 
@@ -23,11 +24,14 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from worker_kit.retry import RetryableError, RetryPolicy, call_with_retries
+from worker_kit.retry_after import parse_retry_after
+
+T = TypeVar("T")
 
 API_PREFIX = "/api/engine/public"
 HOSTED_APP_URL = "https://app.getorchestra.io"
@@ -52,6 +56,19 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+class _Retryable(RetryableError):
+    """One failed attempt worth repeating: a 429, a 5xx of a read, or a request that was never sent."""
+
+    def __init__(self, what: str, status: int | None, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{what}: HTTP {status}: {detail}" if status is not None else f"{what}: {detail}",
+                         retry_after)
+        self.what, self.status, self.detail = what, status, detail
+
+    def api_error(self) -> ApiError:
+        """The error the caller gets when the retries are spent."""
+        return ApiError(self.what, self.status, self.detail, self.retry_after)
+
+
 class AmbiguousStartError(Exception):
     """A start request was sent and its answer was lost (timeout, dropped connection, 5xx): the run
     may or may not exist."""
@@ -64,18 +81,10 @@ def app_base_url(app_url: str) -> str:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` in seconds (RFC 9110: delay-seconds or an HTTP date), capped; None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_SECONDS)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    delay = (moment - (now or datetime.now(UTC))).total_seconds()
-    return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
+    """``Retry-After`` in seconds (:func:`worker_kit.retry_after.parse_retry_after`), capped at
+    :data:`MAX_RETRY_AFTER_SECONDS`; None if absent or unusable."""
+    seconds = parse_retry_after(value, now)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -115,37 +124,33 @@ class OrchestraClient:
     def _clean(self, text: str) -> str:
         return text.replace(self.token, "***") if self.token else text
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, ApiError) and error.retry_after is not None:
-            return error.retry_after
-        return wait_exponential_jitter(initial=1, max=30)(state)
-
-    def _retrying(self, retryable: Callable[[BaseException], bool]) -> Retrying:
-        return Retrying(retry=retry_if_exception(retryable), stop=stop_after_attempt(self.max_retries + 1),
-                        wait=self._wait, sleep=self._sleep, reraise=True)
+    def _retry(self, attempt: Callable[[], T], what: str) -> T:
+        """Run ``attempt`` under the kit's retry loop; a :class:`_Retryable` left at the end becomes an ApiError."""
+        policy = RetryPolicy(max_attempts=self.max_retries + 1, initial_delay_seconds=1.0, max_delay_seconds=30.0,
+                             max_retry_after_seconds=MAX_RETRY_AFTER_SECONDS, cap_retry_after=True)
+        return call_with_retries(attempt, policy, what, lambda failure, _: failure.api_error(), sleep=self._sleep)
 
     def _raise_for(self, what: str, response: httpx.Response) -> None:
         if response.is_success:
             return
-        raise ApiError(what, response.status_code, self._clean(_detail(response)),
-                       retry_after_seconds(response.headers.get("Retry-After")) if response.status_code == 429 else None)
+        raise ApiError(what, response.status_code, self._clean(_detail(response)))
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """A read: retried on transport errors, 429 and 5xx."""
-        def retryable(error: BaseException) -> bool:
-            return isinstance(error, httpx.TransportError) or (
-                isinstance(error, ApiError) and (error.status == 429 or (error.status or 0) >= 500))
+        what = f"GET {path}"
 
         def attempt() -> Any:
-            response = self._http.get(path, params=params)
-            self._raise_for(f"GET {path}", response)
+            try:
+                response = self._http.get(path, params=params)
+            except httpx.TransportError as exc:
+                raise _Retryable(what, None, self._clean(f"{type(exc).__name__}: {exc}")) from None
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Retryable(what, response.status_code, self._clean(_detail(response)),
+                                 retry_after_seconds(response.headers.get("Retry-After")))
+            self._raise_for(what, response)
             return response.json()
 
-        try:
-            return self._retrying(retryable)(attempt)
-        except httpx.TransportError as exc:
-            raise ApiError(f"GET {path}", None, self._clean(f"{type(exc).__name__}: {exc}")) from None
+        return self._retry(attempt, what)
 
     def pipeline(self, id_or_alias: str) -> dict[str, Any]:
         """The pipeline's record (``id``, ``alias``, ``name`` ...).
@@ -170,26 +175,25 @@ class OrchestraClient:
                                                 ("environment", environment), ("runInputs", run_inputs))
                 if value not in (None, {})}
 
-        def retryable(error: BaseException) -> bool:
-            return isinstance(error, _CANNOT_HAVE_BEEN_SENT) or (isinstance(error, ApiError) and error.status == 429)
+        what = f"POST {path}"
 
         def attempt() -> str:
             try:
                 response = self._http.post(path, json=body)
-            except _CANNOT_HAVE_BEEN_SENT:
-                raise
+            except _CANNOT_HAVE_BEEN_SENT as exc:
+                raise _Retryable(what, None, self._clean(f"not sent: {type(exc).__name__}: {exc}")) from None
             except httpx.TransportError as exc:
-                raise AmbiguousStartError(self._clean(f"POST {path}: sent, then {type(exc).__name__}: {exc}")) from None
+                raise AmbiguousStartError(self._clean(f"{what}: sent, then {type(exc).__name__}: {exc}")) from None
             if response.status_code >= 500:
-                raise AmbiguousStartError(self._clean(f"POST {path}: sent, then HTTP {response.status_code}: "
+                raise AmbiguousStartError(self._clean(f"{what}: sent, then HTTP {response.status_code}: "
                                                       f"{_detail(response)}"))
-            self._raise_for(f"POST {path}", response)
+            if response.status_code == 429:
+                raise _Retryable(what, 429, self._clean(_detail(response)),
+                                 retry_after_seconds(response.headers.get("Retry-After")))
+            self._raise_for(what, response)
             return str(response.json()["pipelineRunId"])
 
-        try:
-            return self._retrying(retryable)(attempt)  # type: ignore[no-any-return]
-        except _CANNOT_HAVE_BEEN_SENT as exc:
-            raise ApiError(f"POST {path}", None, self._clean(f"not sent: {type(exc).__name__}: {exc}")) from None
+        return self._retry(attempt, what)
 
     def run_status(self, pipeline_run_id: str) -> dict[str, Any]:
         """The run record (``runStatus``, ``message``, timestamps)."""

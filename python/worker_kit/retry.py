@@ -1,4 +1,4 @@
-"""Repeating a request that may succeed later, shared by the workers' HTTP sources (rest, salesforce).
+"""Repeating a request that may succeed later: one loop for the rest and salesforce sources, the Orchestra API client and the sensors.
 
 One policy for every source: only failures the caller marks :class:`RetryableError` are repeated
 (a 429, a 5xx, a connection that failed before the request was sent: each client decides); the
@@ -11,6 +11,7 @@ once (``cap_retry_after=False``: a later run will do better) or is shortened to 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -72,7 +73,8 @@ class RetryAfterOrBackoff(wait_base):
 
 
 def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy, what: str,
-                      give_up: Callable[[RetryableError, str], Exception]) -> T:
+                      give_up: Callable[[RetryableError, str], Exception],
+                      sleep: Callable[[float], None] = time.sleep) -> T:
     """Call ``attempt`` until it returns, raises a terminal error, or the policy gives up.
 
     Args:
@@ -82,6 +84,7 @@ def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy, what: str,
         what: What the call does, for the log lines (e.g. ``Salesforce querying Account``).
         give_up: Builds the error raised when retrying stops, from the last failure and a one-line
             reason (``<failure>; gave up after N attempt(s)``, or that the server asks to wait too long).
+        sleep: Waits that many seconds between attempts (tests pass a recorder).
 
     Returns:
         What the first successful attempt returned.
@@ -104,7 +107,8 @@ def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy, what: str,
                        state.attempt_number + 1, policy.max_attempts)
 
     retrying = Retrying(stop=stop_after_attempt(policy.max_attempts), wait=RetryAfterOrBackoff(policy),
-                        retry=retry_if_exception(worth_retrying), before_sleep=announce, reraise=True)
+                        retry=retry_if_exception(worth_retrying), before_sleep=announce, reraise=True,
+                        sleep=sleep)
     try:
         return retrying(attempt)
     except RetryableError as failure:

@@ -1,4 +1,4 @@
-"""The HTTP ``Retry-After`` header, shared by the workers' HTTP sources (rest, salesforce).
+"""The HTTP ``Retry-After`` header, shared by everything that retries (``worker_kit.retry``, the Orchestra API client).
 
 Contract: RFC 9110, section 10.2.3: either delay-seconds or an HTTP date (GMT).
 """
