@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from worker_kit.cli import add_common_flags, run_cli
 
 from ingest.config import DEFAULT_BATCH_SIZE, IngestConfig
-from ingest.destinations import DESTINATIONS, WriteDisposition
+from ingest.destinations import DESTINATIONS, DeleteMode, WriteDisposition
 from ingest.kinds import add_kind_options, options_of
 from ingest.pipeline import run_ingest
 from ingest.sources import SOURCES
@@ -124,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--incremental-cursor and --initial-value, and merge or append",
     )
     load.add_argument(
+        "--deletes",
+        type=DeleteMode,
+        choices=list(DeleteMode),
+        help="full merge loads (no --incremental-cursor): rows whose key the source no longer has are "
+        "marked with _deleted_at (soft), removed (hard) or kept (ignore), in the load's transaction "
+        "(default: soft on duckdb and postgres destinations, ignore on dlt)",
+    )
+    load.add_argument(
         "--batch-size",
         type=_positive_int,
         default=DEFAULT_BATCH_SIZE,
@@ -162,6 +170,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         incremental_cursor=args.incremental_cursor,
         initial_value=args.initial_value,
         end_value=args.end_value,
+        deletes=args.deletes,
         batch_size=args.batch_size,
     )
 

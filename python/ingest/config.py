@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.destinations import STATE_TABLE, WriteDisposition
+from ingest.destinations import STATE_TABLE, DeleteMode, WriteDisposition
 from ingest.errors import UsageError
 
 DEFAULT_BATCH_SIZE = 50_000
@@ -32,6 +32,8 @@ class IngestConfig:
         end_value: Text form of the inclusive end of a window load (backfill): with it, the
             run reads ``initial_value <= incremental_cursor <= end_value`` and loads the rows
             as a plain (non-incremental) load, neither reading nor storing a watermark.
+        deletes: What a full merge does with destination rows whose key the source no longer
+            has (``--deletes``); None for the destination's default (see :meth:`delete_mode`).
         batch_size: Rows per batch read from the source; bounds memory.
 
     Raises:
@@ -50,6 +52,7 @@ class IngestConfig:
     incremental_cursor: str | None = None
     initial_value: str | None = None
     end_value: str | None = None
+    deletes: DeleteMode | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
@@ -88,6 +91,36 @@ class IngestConfig:
                 "--incremental-cursor cannot be combined with --write-disposition replace "
                 "(a replace always reloads the whole table)"
             )
+
+        if self.deletes not in (None, DeleteMode.IGNORE) and not self.full_merge:
+            raise UsageError(
+                f"--deletes {self.deletes} applies to full merge loads only (--write-disposition merge "
+                "without --incremental-cursor): an incremental or window load does not read every "
+                "source key, so it cannot tell a deleted row from one it did not read; replace "
+                "already leaves exactly the source's rows"
+            )
+
+    @property
+    def full_merge(self) -> bool:
+        """True for a merge that reads every source row: the only load that can see deletes."""
+        return self.write_disposition is WriteDisposition.MERGE and self.incremental_cursor is None
+
+    def delete_mode(self, destination_supports_deletes: bool) -> DeleteMode:
+        """The delete handling of this load on a destination.
+
+        Returns:
+            ``--deletes`` when given; else SOFT for a full merge on a destination that supports
+            deletes, IGNORE otherwise.
+
+        Raises:
+            UsageError: SOFT or HARD asked of a destination that cannot apply them (dlt).
+        """
+        if self.deletes is not None and self.deletes is not DeleteMode.IGNORE and not destination_supports_deletes:
+            raise UsageError(f"--deletes {self.deletes} is not supported by the {self.destination} destination; "
+                             "use --deletes ignore, or the duckdb or postgres destination")
+        if self.deletes is not None:
+            return self.deletes
+        return DeleteMode.SOFT if self.full_merge and destination_supports_deletes else DeleteMode.IGNORE
 
     @property
     def window(self) -> bool:

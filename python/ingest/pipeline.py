@@ -20,7 +20,9 @@ import pyarrow.compute as pc
 
 from ingest.config import IngestConfig
 from ingest.destinations import (
+    DELETED_AT_COLUMN,
     LOADED_AT_COLUMN,
+    DeleteMode,
     Destination,
     LoadRequest,
     WriteDisposition,
@@ -59,6 +61,8 @@ class IngestSummary:
         write_disposition: How rows were written.
         rows_read: Rows read from the source.
         rows_written: Rows inserted or updated in the destination.
+        rows_deleted: Rows marked deleted (``--deletes soft``) or removed (``hard``) because their
+            key is no longer in the source (full merge loads only).
         seconds: Wall-clock duration of the run, in seconds.
         watermark: Watermark stored after the run; None when the run is not incremental (or
             is a window load).
@@ -69,6 +73,7 @@ class IngestSummary:
     write_disposition: WriteDisposition
     rows_read: int
     rows_written: int
+    rows_deleted: int
     seconds: float
     watermark: CursorValue | None
 
@@ -80,6 +85,7 @@ class IngestSummary:
             "write_disposition": self.write_disposition.value,
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
+            "rows_deleted": self.rows_deleted,
             "seconds": round(self.seconds, 3),
             "watermark": cursor_value_json(self.watermark),
         }
@@ -105,6 +111,7 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
     source = open_source(config.source, config.source_options, environ)
     target = destination.describe_table(config.destination_schema, config.destination_table)
     try:
+        deletes = config.delete_mode(destination.supports_deletes)
         table = source.describe(config.table)
         key = _primary_key(config, table)
         bound = _cursor_filter(config, table, destination)
@@ -116,7 +123,7 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
             staged = _stage(config, source, table, bound, area)
             logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
             watermark = later(lower_bound, staged.maximum) if incremental else None
-            rows_written = destination.load(
+            result = destination.load(
                 LoadRequest(
                     schema=config.destination_schema,
                     table=config.destination_table,
@@ -127,18 +134,23 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
                     cursor_column=incremental,
                     lower_bound=lower_bound,
                     watermark=watermark,
+                    deletes=deletes,
                 )
             )
     finally:
         source.close()
     seconds = time.perf_counter() - started
-    logger.info("wrote %s rows into %s in %.1fs", f"{rows_written:,}", target, seconds)
+    logger.info("wrote %s rows into %s in %.1fs", f"{result.rows_written:,}", target, seconds)
+    if result.rows_deleted:
+        logger.info("%s rows of %s are no longer in the source: %s", f"{result.rows_deleted:,}", target,
+                    "marked deleted (_deleted_at)" if deletes is DeleteMode.SOFT else "deleted")
     return IngestSummary(
         config.table,
         target,
         config.write_disposition,
         staged.rows,
-        rows_written,
+        result.rows_written,
+        result.rows_deleted,
         seconds,
         watermark,
     )
@@ -147,11 +159,12 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
 def _primary_key(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:
     """The merge key (from the command line, else the source), checked against the columns."""
     names = table.schema.names
-    if LOADED_AT_COLUMN in names:
-        raise SchemaConflictError(
-            f"source table {table.name!r} has a column {LOADED_AT_COLUMN!r}, which the worker "
-            f"adds itself; rename it in the source or a view"
-        )
+    for added in (LOADED_AT_COLUMN, DELETED_AT_COLUMN):
+        if added in names:
+            raise SchemaConflictError(
+                f"source table {table.name!r} has a column {added!r}, which the worker "
+                f"adds itself; rename it in the source or a view"
+            )
     if config.incremental_cursor is not None and config.incremental_cursor not in names:
         raise ColumnNotFoundError(
             f"cursor column {config.incremental_cursor!r} not in source table {table.name!r}; "

@@ -78,3 +78,28 @@ def test_demo_pipeline_end_to_end_twice(cli, tmp_path: Path) -> None:
     second_run_rows = [op["rows_affected"] for op in store.list_operations(pipeline_run_id=runs[0]["id"])
                        if op["operation_type"] == "INGESTION"]
     assert second_run_rows == [0] * 8  # merge of unchanged rows writes nothing
+
+
+def test_a_larger_scale_factor_after_the_demo_leaves_exactly_its_rows_live(cli, tmp_path: Path) -> None:
+    """`make demo` then `make demo SF=...`: keys the new source lacks are marked deleted, not kept live."""
+    env = {"TPCH_SOURCE_URL": f"sqlite:///{tmp_path / 'tpch_source.sqlite'}"}
+    warehouse = Path(os.environ["WAREHOUSE_DUCKDB_PATH"])
+    source_counts = {}
+    for scale_factor in (SCALE_FACTOR, "0.02"):
+        generated = subprocess.run([sys.executable, "-m", "tpch_source", "--scale-factor", scale_factor],
+                                   cwd=REPO_ROOT / "python", env={**os.environ, **env}, capture_output=True,
+                                   text=True, timeout=300)
+        assert generated.returncode == 0, generated.stderr
+        source_counts = json.loads(generated.stdout.strip().splitlines()[-1])["row_counts"]
+        result = cli("run", str(REPO_ROOT / "orchestra" / "tpch_elt.yml"), env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        live = {table: connection.execute(f"select count(*) from raw.{table} where _deleted_at is null").fetchone()[0]
+                for table in EXPECTED_ROWS}
+        marked = connection.execute("select count(*) from raw.partsupp where _deleted_at is not null").fetchone()[0]
+        marts = {mart: connection.execute(f"select count(*) from analytics.{mart}").fetchone()[0]
+                 for mart in ("fct_orders", "dim_customers")}
+    assert live == {table: source_counts[table] for table in EXPECTED_ROWS}
+    assert marked > 0  # SF 0.01 partsupp keys that SF 0.02 does not have
+    assert marts == {"fct_orders": source_counts["orders"], "dim_customers": source_counts["customer"]}

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ingest.destinations.base import (
+    DELETED_AT_COLUMN,
     LOADED_AT_COLUMN,
     STATE_TABLE,
+    DeleteMode,
     Destination,
     IncrementalState,
     LoadRequest,
+    LoadResult,
     WriteDisposition,
 )
 from ingest.destinations.dlt_kind import DLT
@@ -28,12 +31,15 @@ from ingest.errors import UsageError
 from ingest.kinds import Kind, OptionGroup, seconds
 
 __all__ = [
+    "DELETED_AT_COLUMN",
     "DESTINATIONS",
     "LOADED_AT_COLUMN",
     "STATE_TABLE",
+    "DeleteMode",
     "Destination",
     "IncrementalState",
     "LoadRequest",
+    "LoadResult",
     "WriteDisposition",
     "default_warehouse_path",
     "open_destination",

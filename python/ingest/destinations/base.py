@@ -17,6 +17,8 @@ from ingest.watermark import CursorValue
 LOADED_AT_COLUMN = "_loaded_at"
 # Table in each destination schema holding the watermark of every incremental table.
 STATE_TABLE = "_ingest_state"
+# Column a soft delete sets: when the row's key was first found missing from the source (NULL: live).
+DELETED_AT_COLUMN = "_deleted_at"
 
 
 class WriteDisposition(enum.StrEnum):
@@ -25,6 +27,27 @@ class WriteDisposition(enum.StrEnum):
     REPLACE = "replace"  # the table becomes exactly the staged rows
     APPEND = "append"  # staged rows are inserted; existing rows stay
     MERGE = "merge"  # rows are upserted on the primary key; unchanged rows are not touched
+
+
+class DeleteMode(enum.StrEnum):
+    """What a full merge does with destination rows whose key the source no longer has."""
+
+    SOFT = "soft"  # set _deleted_at (the row stays; a key that comes back clears it)
+    HARD = "hard"  # delete the rows
+    IGNORE = "ignore"  # keep them as they are
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one applied load changed.
+
+    Attributes:
+        rows_written: Rows inserted or updated (0 when a merge found nothing changed).
+        rows_deleted: Rows marked deleted (soft) or removed (hard) because their key is gone.
+    """
+
+    rows_written: int
+    rows_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,8 @@ class LoadRequest:
             staged rows at exactly this value that the table already holds are not inserted
             again.
         watermark: Watermark to store with the data (incremental loads only).
+        deletes: For a merge of every source row (a full load): what happens to the table's
+            rows whose key is not among the staged rows. IGNORE for any other load.
     """
 
     schema: str
@@ -69,6 +94,7 @@ class LoadRequest:
     cursor_column: str | None = None
     lower_bound: CursorValue | None = None
     watermark: CursorValue | None = None
+    deletes: DeleteMode = DeleteMode.IGNORE
 
 
 class Destination(Protocol):
@@ -91,14 +117,17 @@ class Destination(Protocol):
         """
         ...
 
-    def load(self, request: LoadRequest) -> int:
+    supports_deletes: bool
+    """Whether :attr:`LoadRequest.deletes` SOFT and HARD are applied (else only IGNORE is accepted)."""
+
+    def load(self, request: LoadRequest) -> LoadResult:
         """Apply a staged load in one transaction.
 
         Args:
             request: What to load and how.
 
         Returns:
-            Rows inserted or updated (0 when a merge found nothing changed).
+            Rows written, and rows deleted per ``request.deletes`` (in the same transaction).
 
         Raises:
             SchemaConflictError: If a staged column's type differs from the table's.

@@ -41,7 +41,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from worker_kit.errors import WorkerError
 
 import dlt
-from ingest.destinations.base import IncrementalState, LoadRequest, WriteDisposition
+from ingest.destinations.base import IncrementalState, LoadRequest, LoadResult, WriteDisposition
 from ingest.destinations.dlt_rows import StagedRows, state_of
 from ingest.errors import ConfigError, DestinationError, UsageError
 from ingest.staging import StagingArea
@@ -167,11 +167,13 @@ class DltDestination:
             return None
         return IncrementalState(str(stored["cursor_column"]), stored.get("watermark"))
 
-    def load(self, request: LoadRequest) -> int:
+    supports_deletes = False  # dlt's merge has no "keys missing from a full load" rule we could drive
+
+    def load(self, request: LoadRequest) -> LoadResult:
         """Run the staged rows through a dlt pipeline: extract, normalize, load.
 
         Args:
-            request: The load.
+            request: The load (``deletes`` must be IGNORE: see :attr:`supports_deletes`).
 
         Returns:
             Rows handed to dlt and loaded (dlt does not report rows a merge left unchanged).
@@ -205,7 +207,7 @@ class DltDestination:
             len(info.loads_ids),
             f"{rows.rows_written:,}",
         )
-        return rows.rows_written
+        return LoadResult(rows.rows_written)
 
     def _rows(self, rows: StagedRows, table_exists: bool) -> Any:
         """The resource function: yields the batches, then records the incremental state."""

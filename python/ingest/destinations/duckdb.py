@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.destinations.base import IncrementalState, LoadRequest
+from ingest.destinations.base import IncrementalState, LoadRequest, LoadResult
 from ingest.destinations.duckdb_apply import apply_load, qualified, read_state
 from ingest.errors import DestinationError, DestinationLockedError
 
@@ -71,14 +71,16 @@ class DuckDBDestination:
             except duckdb.Error as exc:
                 raise DestinationError(self._message("reading the watermark", exc)) from exc
 
-    def load(self, request: LoadRequest) -> int:
+    supports_deletes = True
+
+    def load(self, request: LoadRequest) -> LoadResult:
         """Apply a staged load in one transaction.
 
         Args:
             request: The load.
 
         Returns:
-            Rows inserted or updated.
+            Rows inserted or updated, and rows deleted per ``request.deletes``.
 
         Raises:
             SchemaConflictError: If a staged column's type differs from the table's.
@@ -94,7 +96,7 @@ class DuckDBDestination:
             locked = time.monotonic()
             connection.execute("BEGIN TRANSACTION")
             try:
-                rows = apply_load(connection, request)
+                result = apply_load(connection, request)
                 connection.execute("COMMIT")
             except duckdb.Error as exc:
                 self._rollback(connection)
@@ -110,7 +112,7 @@ class DuckDBDestination:
             committed - locked,
             time.monotonic() - committed,
         )
-        return rows
+        return result
 
     @contextmanager
     def _connection(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 import duckdb
 
 from ingest.destinations.base import (
+    DELETED_AT_COLUMN,
     LOADED_AT_COLUMN,
     STATE_TABLE,
+    DeleteMode,
     IncrementalState,
     LoadRequest,
+    LoadResult,
     WriteDisposition,
 )
 from ingest.errors import PrimaryKeyError, SchemaConflictError
@@ -71,7 +74,7 @@ def read_state(
     return None if row is None else IncrementalState(str(row[0]), row[1])
 
 
-def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> int:
+def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
     """Apply a staged load; the caller owns the transaction.
 
     Args:
@@ -79,7 +82,7 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> i
         request: The load to apply.
 
     Returns:
-        Rows inserted or updated.
+        Rows inserted or updated, and rows deleted per ``request.deletes``.
 
     Raises:
         PrimaryKeyError: If a merge key column holds NULL in the staged rows.
@@ -97,16 +100,41 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> i
     if request.write_disposition is WriteDisposition.MERGE:
         source = _unique_on_key(connection, request)
     exists = table_exists(connection, request.schema, request.table)
+    soft = request.deletes is DeleteMode.SOFT
+    deleted = 0
     if request.write_disposition is WriteDisposition.REPLACE or not exists:
         rows = _create(connection, target, source, columns)
+        if soft:
+            _add_deleted_at(connection, target)
     else:
         _add_new_columns(connection, target, _columns(connection, _STAGED))
         if request.write_disposition is WriteDisposition.APPEND:
             rows = _append(connection, target, source, columns, request)
         else:
-            rows = _merge(connection, target, source, columns, request.primary_key)
+            if soft:
+                _add_deleted_at(connection, target)
+            rows = _merge(connection, target, source, columns, request.primary_key, revive=soft)
+            deleted = _delete_missing(connection, target, source, request.primary_key, request.deletes)
     _store_state(connection, request)
-    return rows
+    return LoadResult(rows, deleted)
+
+
+def _add_deleted_at(connection: duckdb.DuckDBPyConnection, target: str) -> None:
+    connection.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote(DELETED_AT_COLUMN)} TIMESTAMPTZ")
+
+
+def _delete_missing(connection: duckdb.DuckDBPyConnection, target: str, source: str, key: Sequence[str],
+                    mode: DeleteMode) -> int:
+    """Mark (soft) or remove (hard) the rows whose key is not in ``source``; how many."""
+    if mode is DeleteMode.IGNORE:
+        return 0
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
+    missing = f"NOT EXISTS (SELECT 1 FROM {source} AS s WHERE {on})"
+    if mode is DeleteMode.HARD:
+        return _count(connection.execute(f"DELETE FROM {target} AS t WHERE {missing}"))
+    deleted_at = quote(DELETED_AT_COLUMN)
+    return _count(connection.execute(
+        f"UPDATE {target} AS t SET {deleted_at} = now() WHERE t.{deleted_at} IS NULL AND {missing}"))
 
 
 def _unique_on_key(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> str:
@@ -222,16 +250,26 @@ def _merge(
     source: str,
     columns: Sequence[str],
     key: Sequence[str],
+    revive: bool = False,
 ) -> int:
-    """Upsert on the key; rows whose values did not change are not touched."""
+    """Upsert on the key; rows whose values did not change are not touched.
+
+    With ``revive`` (soft deletes), a row marked deleted whose key the source sends again is
+    updated too, and its ``_deleted_at`` cleared.
+    """
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
     values = [c for c in columns if c not in key]
     loaded_at = quote(LOADED_AT_COLUMN)
-    matched = ""
+    conditions = []
+    assignments = [f"{quote(c)} = s.{quote(c)}" for c in values] + [f"{loaded_at} = now()"]
     if values:
-        changed = f"({_select_list(values, 't.')}) IS DISTINCT FROM ({_select_list(values, 's.')})"
-        assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in values)
-        matched = f"WHEN MATCHED AND {changed} THEN UPDATE SET {assignments}, {loaded_at} = now() "
+        conditions.append(f"({_select_list(values, 't.')}) IS DISTINCT FROM ({_select_list(values, 's.')})")
+    if revive:
+        conditions.append(f"t.{quote(DELETED_AT_COLUMN)} IS NOT NULL")
+        assignments.append(f"{quote(DELETED_AT_COLUMN)} = NULL")
+    matched = ""
+    if conditions:
+        matched = f"WHEN MATCHED AND ({' OR '.join(conditions)}) THEN UPDATE SET {', '.join(assignments)} "
     return _count(
         connection.execute(
             f"MERGE INTO {target} AS t USING {source} AS s ON ({on}) {matched}"

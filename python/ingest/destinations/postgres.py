@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import URL
 from worker_kit.connection import describe_url, url_from_env
 
-from ingest.destinations.base import Destination, IncrementalState, LoadRequest
+from ingest.destinations.base import Destination, IncrementalState, LoadRequest, LoadResult
 from ingest.destinations.postgres_apply import apply_load, prepare_schema, read_state
 from ingest.destinations.postgres_types import postgres_columns
 from ingest.errors import ConfigError, DestinationError
@@ -79,14 +79,17 @@ class PostgresDestination:
             found = read_state(cursor, schema, table)
         return None if found is None else IncrementalState(found[0], found[1])
 
-    def load(self, request: LoadRequest) -> int:
+    supports_deletes = True
+
+    def load(self, request: LoadRequest) -> LoadResult:
         """Copy the staged rows and apply them in one transaction.
 
         Args:
             request: The load.
 
         Returns:
-            Rows inserted or updated (0 when a merge found nothing changed).
+            Rows inserted or updated (0 when a merge found nothing changed), and rows deleted
+            per ``request.deletes``.
 
         Raises:
             SchemaConflictError: If a staged column's type differs from the table's, or has no
@@ -102,9 +105,9 @@ class PostgresDestination:
             with connection.transaction(), connection.cursor() as cursor:
                 prepare_schema(cursor, request.schema, with_state=request.cursor_column is not None)
             with connection.transaction(), connection.cursor() as cursor:
-                rows = apply_load(cursor, request, columns)
+                result = apply_load(cursor, request, columns)
         logger.info("applied and committed %s in %.1fs", target, time.monotonic() - started)
-        return rows
+        return result
 
     @contextmanager
     def _connection(self, action: str) -> Iterator[psycopg.Connection[Any]]:

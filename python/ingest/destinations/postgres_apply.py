@@ -24,7 +24,15 @@ from typing import Any
 
 from psycopg import sql
 
-from ingest.destinations.base import LOADED_AT_COLUMN, STATE_TABLE, LoadRequest, WriteDisposition
+from ingest.destinations.base import (
+    DELETED_AT_COLUMN,
+    LOADED_AT_COLUMN,
+    STATE_TABLE,
+    DeleteMode,
+    LoadRequest,
+    LoadResult,
+    WriteDisposition,
+)
 from ingest.destinations.postgres_copy import copy_parquet
 from ingest.destinations.postgres_types import PostgresColumn
 from ingest.errors import PrimaryKeyError, SchemaConflictError
@@ -98,7 +106,7 @@ def read_state(cursor: Any, schema: str, table: str) -> tuple[str, str | None] |
     return None if found is None else (str(found[0]), found[1])
 
 
-def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn]) -> int:
+def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn]) -> LoadResult:
     """Apply a staged load; the caller owns the transaction.
 
     Args:
@@ -107,7 +115,7 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
         columns: The staging file's columns as PostgreSQL types.
 
     Returns:
-        Rows inserted or updated.
+        Rows inserted or updated, and rows deleted per ``request.deletes``.
 
     Raises:
         PrimaryKeyError: If a merge key column holds NULL in the staged rows.
@@ -117,6 +125,7 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
     target = sql.Identifier(request.schema, request.table)
     names = [c.name for c in columns]
     existing = table_columns(cursor, request.schema, request.table)
+    deleted = 0
     if request.write_disposition is WriteDisposition.REPLACE:
         _empty_for_replace(cursor, request, columns, existing)
         rows = copy_parquet(cursor, target, names, request.staging_file)
@@ -128,11 +137,36 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
         else:
             _add_new_columns(cursor, request, columns, existing)
         if merge:
-            rows = _merge(cursor, target, _unique_on_key(cursor, request, names), names, request)
+            if request.deletes is DeleteMode.SOFT:
+                cursor.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} timestamptz").format(
+                    target, sql.Identifier(DELETED_AT_COLUMN)))
+            source = _unique_on_key(cursor, request, names)
+            rows = _merge(cursor, target, source, names, request)
+            deleted = _delete_missing(cursor, target, source, request)
         else:
             rows = _append(cursor, target, names, request)
     _store_state(cursor, request)
-    return rows
+    return LoadResult(rows, deleted)
+
+
+def _delete_missing(cursor: Any, target: sql.Identifier, source: sql.Identifier, request: LoadRequest) -> int:
+    """Mark (soft) or remove (hard) the rows whose key is not in ``source``; how many."""
+    if request.deletes is DeleteMode.IGNORE:
+        return 0
+    missing = sql.SQL("NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(source, _key_match(request.primary_key))
+    if request.deletes is DeleteMode.HARD:
+        cursor.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(target, missing))
+    else:
+        deleted_at = sql.Identifier(DELETED_AT_COLUMN)
+        cursor.execute(sql.SQL("UPDATE {target} AS t SET {d} = now() WHERE t.{d} IS NULL AND {missing}").format(
+            target=target, d=deleted_at, missing=missing))
+    return int(cursor.rowcount)
+
+
+def _key_match(key: Sequence[str]) -> sql.Composable:
+    """``t.k1 = s.k1 AND ...``."""
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key)
 
 
 def _create(
@@ -295,26 +329,29 @@ def _merge(
     names: Sequence[str],
     request: LoadRequest,
 ) -> int:
-    """Update changed rows, then insert new keys; unchanged rows are not touched."""
+    """Update changed rows, then insert new keys; unchanged rows are not touched.
+
+    With soft deletes, a row marked deleted whose key the source sends again is updated too, and
+    its ``_deleted_at`` cleared.
+    """
     key = request.primary_key
-    on = sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key
-    )
+    on = _key_match(key)
     loaded_at = sql.Identifier(LOADED_AT_COLUMN)
     values = [c for c in names if c not in key]
-    updated = 0
+    assignments = [sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("s", c)) for c in values]
+    assignments.append(sql.SQL("{} = now()").format(loaded_at))
+    conditions: list[sql.Composable] = []
     if values:
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("s", c)) for c in values
-        )
+        conditions.append(sql.SQL("({}) IS DISTINCT FROM ({})").format(_names(values, "t"), _names(values, "s")))
+    if request.deletes is DeleteMode.SOFT:
+        conditions.append(sql.SQL("t.{} IS NOT NULL").format(sql.Identifier(DELETED_AT_COLUMN)))
+        assignments.append(sql.SQL("{} = NULL").format(sql.Identifier(DELETED_AT_COLUMN)))
+    updated = 0
+    if conditions:
         cursor.execute(
-            sql.SQL(
-                "UPDATE {target} AS t SET {assignments}, {loaded_at} = now() FROM {source} AS s "
-                "WHERE {on} AND ({old}) IS DISTINCT FROM ({new})"
-            ).format(
-                target=target, assignments=assignments, loaded_at=loaded_at, source=source,
-                on=on, old=_names(values, "t"), new=_names(values, "s"),
-            )  # fmt: skip
+            sql.SQL("UPDATE {target} AS t SET {assignments} FROM {source} AS s WHERE {on} AND ({changed})").format(
+                target=target, assignments=sql.SQL(", ").join(assignments), source=source, on=on,
+                changed=sql.SQL(" OR ").join(conditions))
         )
         updated = int(cursor.rowcount)
     cursor.execute(

@@ -86,7 +86,7 @@ def test_every_arrow_type_round_trips(postgres_schema: Any, tmp_path: Path) -> N
     )
 
     types, loaded = read_back(postgres_schema.url, postgres_schema.schema, "typed")
-    assert rows == 3
+    assert rows.rows_written == 3
     assert {name: types[name] for name, *_ in TYPES} == {name: pg for name, _, pg, _ in TYPES}
     assert types["_loaded_at"] == "timestamp with time zone"
     for name, _, _, values in TYPES:

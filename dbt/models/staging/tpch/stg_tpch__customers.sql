@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'customer') }}
+    select * from {{ source('tpch', 'customer') }}{{ live_rows(source('tpch', 'customer')) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'nation') }}
+    select * from {{ source('tpch', 'nation') }}{{ live_rows(source('tpch', 'nation')) }}
 
 ),
 

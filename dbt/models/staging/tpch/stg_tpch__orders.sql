@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'orders') }}
+    select * from {{ source('tpch', 'orders') }}{{ live_rows(source('tpch', 'orders')) }}
 
 ),
 

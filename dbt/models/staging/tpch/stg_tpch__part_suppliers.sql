@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'partsupp') }}
+    select * from {{ source('tpch', 'partsupp') }}{{ live_rows(source('tpch', 'partsupp')) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'part') }}
+    select * from {{ source('tpch', 'part') }}{{ live_rows(source('tpch', 'part')) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'region') }}
+    select * from {{ source('tpch', 'region') }}{{ live_rows(source('tpch', 'region')) }}
 
 ),
 

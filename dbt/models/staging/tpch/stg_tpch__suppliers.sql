@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tpch', 'supplier') }}
+    select * from {{ source('tpch', 'supplier') }}{{ live_rows(source('tpch', 'supplier')) }}
 
 ),
 

@@ -97,7 +97,7 @@ def test_each_pagination_style_loads_exactly_the_records(
 
     assert (summary["rows_read"], summary["rows_written"]) == (len(records), len(records))
     assert summary["destination_table"] == f"raw.{endpoint}"
-    selected = columns if columns != "*" else "* EXCLUDE (_loaded_at)"
+    selected = columns if columns != "*" else "* EXCLUDE (_loaded_at, _deleted_at)"
     assert rest.rows(f"raw.{endpoint}", selected) == sorted(expected_row(r) for r in records)
     assert rest.api.requests_to(path) == requests
 
@@ -105,7 +105,7 @@ def test_each_pagination_style_loads_exactly_the_records(
 def test_declared_only_endpoint_ignores_the_other_fields(rest: Rest) -> None:
     succeeded(rest.ingest("comments"))
 
-    assert list(rest.column_types("raw.comments")) == ["id", "body", "updated_at", "_loaded_at"]
+    assert list(rest.column_types("raw.comments")) == ["id", "body", "updated_at", "_loaded_at", "_deleted_at"]
 
 
 def test_an_api_that_ignores_the_page_parameter_is_stopped(rest: Rest) -> None:

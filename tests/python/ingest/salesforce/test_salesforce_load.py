@@ -25,7 +25,8 @@ def expected_types(spec: object) -> dict[str, str]:
             types[field.name] = f"DECIMAL({field.precision},{field.scale})"
         else:
             types[field.name] = DUCKDB_TYPES[field.type]
-    return {**types, "_loaded_at": "TIMESTAMP WITH TIME ZONE"}
+    # a full merge also adds _deleted_at: keys that vanish from Salesforce (purged) are marked there
+    return {**types, "_loaded_at": "TIMESTAMP WITH TIME ZONE", "_deleted_at": "TIMESTAMP WITH TIME ZONE"}
 
 
 def test_full_load_of_three_objects_lands_every_record_with_its_type_via_rest_and_bulk_alike(
@@ -39,9 +40,9 @@ def test_full_load_of_three_objects_lands_every_record_with_its_type_via_rest_an
             assert run.returncode == 0, run.stderr
             assert run.summary["rows_read"] == run.summary["rows_written"] == count
         assert org.types(f"raw.{name}") == org.types(f"raw.{name}_bulk") == expected_types(org.store.spec(name))
-        loaded = org.table(f"raw.{name}", exclude="_loaded_at")
+        loaded = org.table(f"raw.{name}", exclude="_loaded_at, _deleted_at")
         assert loaded == org.store.rows(name)
-        assert org.table(f"raw.{name}_bulk", exclude="_loaded_at") == loaded
+        assert org.table(f"raw.{name}_bulk", exclude="_loaded_at, _deleted_at") == loaded
     # Deleted records are loaded too (queryAll), marked by IsDeleted.
     assert org.query("SELECT count(*) FROM raw.Account WHERE IsDeleted") == [(1000 // 41,)]
     # Compound fields are represented by their components only.
@@ -57,7 +58,7 @@ def test_fields_option_selects_fields_and_expands_compound_ones(org: SalesforceO
     assert run.returncode == 0, run.stderr
     assert list(org.types("raw.Contact")) == [
         "Id", "LastName", "MailingStreet", "MailingCity", "MailingState", "MailingPostalCode", "MailingCountry",
-        "MailingLatitude", "MailingLongitude", "MailingGeocodeAccuracy", "SystemModstamp", "_loaded_at",
+        "MailingLatitude", "MailingLongitude", "MailingGeocodeAccuracy", "SystemModstamp", "_loaded_at", "_deleted_at",
     ]  # fmt: skip
     live = org.store.ids("Contact", include_deleted=False)
     assert run.summary["rows_written"] == len(live) < OBJECTS["Contact"]

@@ -1,0 +1,150 @@
+"""Rows deleted at the source: a full merge marks (soft), removes (hard) or keeps (ignore) them.
+
+Real sources (SQLite file, PostgreSQL schema) and real destinations (DuckDB file, PostgreSQL
+schema), through ``python -m ingest``: 100 rows loaded, 10 deleted and one changed at the source,
+loaded again, then a re-run that must change nothing, and (soft) a deleted key that comes back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+ROWS = 100
+DELETED = list(range(10, ROWS + 1, 10))  # ids 10, 20, ..., 100
+
+
+@dataclass
+class Ends:
+    """The source and destination of one case, and how to run the worker between them."""
+
+    source: sa.Engine
+    source_args: list[str]
+    env: dict[str, str]
+    destination_args: list[str]
+    read: Callable[[str], list[tuple[Any, ...]]]
+    run_worker: Callable[..., Any]
+
+    def ingest(self, *args: str) -> dict[str, Any]:
+        run = self.run_worker("ingest", *self.source_args, "--table", "accounts", *self.destination_args, *args,
+                              env=self.env)
+        assert run.returncode == 0, run.stderr
+        return run.summary  # type: ignore[no-any-return]
+
+    def change_source(self, *statements: str) -> None:
+        with self.source.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+
+
+@pytest.fixture(params=[("sqlite", "duckdb"), pytest.param(("sqlite", "postgres"), marks=pytest.mark.postgres),
+                        pytest.param(("postgres", "duckdb"), marks=pytest.mark.postgres),
+                        pytest.param(("postgres", "postgres"), marks=pytest.mark.postgres)],
+                ids=lambda ends: "->".join(ends))
+def ends(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str, run_worker: Callable[..., Any]
+         ) -> Iterator[Ends]:
+    source_kind, destination_kind = request.param
+    pg = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    schemas = []
+    if source_kind == "sqlite":
+        source_url, source_args, table = f"sqlite:///{tmp_path / 'source.sqlite'}", ["--source", "sql"], "accounts"
+    else:
+        schemas.append(f"src_{uuid.uuid4().hex[:10]}")
+        source_url, source_args = postgres_url, ["--source", "sql", "--schema", schemas[-1]]
+        table = f"{schemas[-1]}.accounts"
+    source = sa.create_engine(source_url, poolclass=sa.NullPool)
+    env = {"SOURCE_DATABASE_URL": source_url, "WAREHOUSE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    if destination_kind == "duckdb":
+        destination_args = ["--destination-schema", "raw"]
+
+        def read(columns: str) -> list[tuple[Any, ...]]:
+            with duckdb.connect(env["WAREHOUSE_DUCKDB_PATH"], read_only=True) as connection:
+                return connection.execute(f"SELECT {columns} FROM raw.accounts ORDER BY ALL").fetchall()
+    else:
+        schemas.append(f"dst_{uuid.uuid4().hex[:10]}")
+        destination = schemas[-1]
+        destination_args = ["--destination", "postgres", "--destination-schema", destination]
+        env["WAREHOUSE_POSTGRES_URL"] = postgres_url
+
+        def read(columns: str) -> list[tuple[Any, ...]]:
+            with pg.connect() as connection:
+                query = f'SELECT {columns} FROM "{destination}".accounts ORDER BY 1'
+                return [tuple(row) for row in connection.execute(sa.text(query))]
+    with pg.begin() as connection:
+        for schema in schemas:
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    with source.begin() as connection:
+        connection.execute(sa.text(f"CREATE TABLE {table} (id integer PRIMARY KEY, name varchar(40), "
+                                   "balance numeric(10, 2))"))
+        connection.execute(sa.text(f"INSERT INTO {table} VALUES (:id, :name, :balance)"),
+                           [{"id": i, "name": f"account {i}", "balance": i * 1.5} for i in range(1, ROWS + 1)])
+    try:
+        yield Ends(source, source_args, env, destination_args, read, run_worker)
+    finally:
+        source.dispose()
+        with pg.begin() as connection:
+            for schema in schemas:
+                connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        pg.dispose()
+
+
+def _table(ends: Ends) -> str:
+    return f"{ends.source_args[-1]}.accounts" if "--schema" in ends.source_args else "accounts"
+
+
+def _delete_ten_and_change_one(ends: Ends) -> None:
+    table = _table(ends)
+    ends.change_source(f"DELETE FROM {table} WHERE id IN ({', '.join(map(str, DELETED))})",
+                       f"UPDATE {table} SET balance = 0 WHERE id = 1")
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard", "ignore"])
+def test_a_full_merge_applies_source_deletes_and_a_rerun_changes_nothing(ends: Ends, mode: str) -> None:
+    first = ends.ingest("--deletes", mode)
+    _delete_ten_and_change_one(ends)
+    second = ends.ingest("--deletes", mode)
+    after = ends.read("*")
+    rerun = ends.ingest("--deletes", mode)
+
+    assert (first["rows_written"], first["rows_deleted"]) == (ROWS, 0)
+    assert second["rows_read"] == ROWS - len(DELETED) and second["rows_written"] == 1
+    assert second["rows_deleted"] == (0 if mode == "ignore" else len(DELETED))
+    live = [i for i in range(1, ROWS + 1) if i not in DELETED]
+    if mode == "soft":
+        assert [row[0] for row in ends.read("id, _deleted_at") if row[1] is None] == live
+        assert [row[0] for row in ends.read("id, _deleted_at") if row[1] is not None] == DELETED
+    elif mode == "hard":
+        assert [row[0] for row in ends.read("id")] == live
+    else:
+        assert [row[0] for row in ends.read("id")] == list(range(1, ROWS + 1))
+    assert (rerun["rows_written"], rerun["rows_deleted"]) == (0, 0)
+    assert ends.read("*") == after  # _loaded_at and _deleted_at included
+
+
+def test_soft_deletes_are_the_default_and_a_key_that_comes_back_is_live_again(ends: Ends) -> None:
+    ends.ingest()
+    _delete_ten_and_change_one(ends)
+    marked = ends.ingest()
+    ends.change_source(f"INSERT INTO {_table(ends)} VALUES (10, 'account 10 again', 99.00)")
+    revived = ends.ingest()
+
+    assert marked["rows_deleted"] == len(DELETED)
+    assert (revived["rows_written"], revived["rows_deleted"]) == (1, 0)
+    rows = {row[0]: row[1:] for row in ends.read("id, name, _deleted_at")}
+    assert rows[10] == ("account 10 again", None)
+    assert sorted(i for i, (_, deleted_at) in rows.items() if deleted_at is not None) == DELETED[1:]
+
+
+def test_deletes_need_a_full_merge(ends: Ends, run_worker: Callable[..., Any]) -> None:
+    run = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args,
+                     "--incremental-cursor", "id", "--deletes", "hard", env=ends.env)
+
+    assert run.returncode == 2
+    assert "--deletes hard applies to full merge loads only" in run.stderr
