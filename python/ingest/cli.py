@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: soft on duckdb and postgres destinations, ignore on dlt)",
     )
     load.add_argument(
+        "--reconcile-keys",
+        action="store_true",
+        help="incremental merge of a sql source: also read every source key (key columns only, "
+        "streamed) and apply --deletes (default soft) to the rows whose key is gone, in the load's "
+        "transaction; finds deletes the cursor cannot see",
+    )
+    load.add_argument(
         "--batch-size",
         type=_positive_int,
         default=DEFAULT_BATCH_SIZE,
@@ -171,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         initial_value=args.initial_value,
         end_value=args.end_value,
         deletes=args.deletes,
+        reconcile_keys=args.reconcile_keys,
         batch_size=args.batch_size,
     )
 

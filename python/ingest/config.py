@@ -32,8 +32,11 @@ class IngestConfig:
         end_value: Text form of the inclusive end of a window load (backfill): with it, the
             run reads ``initial_value <= incremental_cursor <= end_value`` and loads the rows
             as a plain (non-incremental) load, neither reading nor storing a watermark.
-        deletes: What a full merge does with destination rows whose key the source no longer
-            has (``--deletes``); None for the destination's default (see :meth:`delete_mode`).
+        deletes: What a full merge (or a ``--reconcile-keys`` load) does with destination rows
+            whose key the source no longer has (``--deletes``); None for the destination's
+            default (see :meth:`delete_mode`).
+        reconcile_keys: For an incremental merge of a ``sql`` source: also read every source
+            key (the key columns only) and apply ``deletes`` to the rows whose key is gone.
         batch_size: Rows per batch read from the source; bounds memory.
 
     Raises:
@@ -53,6 +56,7 @@ class IngestConfig:
     initial_value: str | None = None
     end_value: str | None = None
     deletes: DeleteMode | None = None
+    reconcile_keys: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
@@ -92,12 +96,21 @@ class IngestConfig:
                 "(a replace always reloads the whole table)"
             )
 
-        if self.deletes not in (None, DeleteMode.IGNORE) and not self.full_merge:
+        if self.reconcile_keys and (self.write_disposition is not WriteDisposition.MERGE
+                                    or self.incremental_cursor is None or self.window):
+            raise UsageError(
+                "--reconcile-keys is for incremental merge loads (--write-disposition merge with "
+                "--incremental-cursor, no --end-value); a full merge finds deleted keys by itself"
+            )
+        if self.reconcile_keys and self.source != "sql":
+            raise UsageError(f"--reconcile-keys reads the key columns of a sql source; the {self.source} "
+                             "source cannot read them alone")
+        if self.deletes not in (None, DeleteMode.IGNORE) and not (self.full_merge or self.reconcile_keys):
             raise UsageError(
                 f"--deletes {self.deletes} applies to full merge loads only (--write-disposition merge "
-                "without --incremental-cursor): an incremental or window load does not read every "
-                "source key, so it cannot tell a deleted row from one it did not read; replace "
-                "already leaves exactly the source's rows"
+                "without --incremental-cursor) or with --reconcile-keys: an incremental or window "
+                "load does not read every source key, so it cannot tell a deleted row from one it "
+                "did not read; replace already leaves exactly the source's rows"
             )
 
     @property
@@ -109,18 +122,21 @@ class IngestConfig:
         """The delete handling of this load on a destination.
 
         Returns:
-            ``--deletes`` when given; else SOFT for a full merge on a destination that supports
-            deletes, IGNORE otherwise.
+            ``--deletes`` when given; else SOFT for a full merge or a ``--reconcile-keys`` load on
+            a destination that supports deletes, IGNORE otherwise.
 
         Raises:
-            UsageError: SOFT or HARD asked of a destination that cannot apply them (dlt).
+            UsageError: SOFT or HARD (or ``--reconcile-keys``) asked of a destination that cannot
+                apply them (dlt).
         """
-        if self.deletes is not None and self.deletes is not DeleteMode.IGNORE and not destination_supports_deletes:
-            raise UsageError(f"--deletes {self.deletes} is not supported by the {self.destination} destination; "
-                             "use --deletes ignore, or the duckdb or postgres destination")
+        wants = self.deletes not in (None, DeleteMode.IGNORE) or self.reconcile_keys
+        if wants and not destination_supports_deletes:
+            raise UsageError(f"the {self.destination} destination cannot apply deletes (--deletes {self.deletes}, "
+                             "--reconcile-keys); use the duckdb or postgres destination")
         if self.deletes is not None:
             return self.deletes
-        return DeleteMode.SOFT if self.full_merge and destination_supports_deletes else DeleteMode.IGNORE
+        sees_every_key = self.full_merge or self.reconcile_keys
+        return DeleteMode.SOFT if sees_every_key and destination_supports_deletes else DeleteMode.IGNORE
 
     @property
     def window(self) -> bool:

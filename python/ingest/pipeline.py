@@ -121,6 +121,7 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
         logger.info("ingesting %s into %s (%s)", config.table, target, config.write_disposition)
         with StagingArea(destination.staging_parent()) as area:
             staged = _stage(config, source, table, bound, area)
+            keys_file = _stage_keys(source, table, key, config.batch_size, area) if config.reconcile_keys else None
             logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
             watermark = later(lower_bound, staged.maximum) if incremental else None
             result = destination.load(
@@ -135,6 +136,7 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
                     lower_bound=lower_bound,
                     watermark=watermark,
                     deletes=deletes,
+                    source_keys_file=keys_file,
                 )
             )
     finally:
@@ -154,6 +156,23 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
         seconds,
         watermark,
     )
+
+
+def _stage_keys(source: Source, table: SourceTable, key: tuple[str, ...], batch_size: int,
+                area: StagingArea) -> Path:
+    """Stream every key of the source table (the key columns only) into a Parquet file (``--reconcile-keys``)."""
+    keys = SourceTable(table.name, pa.schema([table.schema.field(column) for column in key]), key,
+                       table.primary_key_enforced)
+    started = time.perf_counter()
+    rows = 0
+    with ParquetStager(area.path / "source_keys.parquet", keys.schema) as stager, \
+            contextlib.closing(source.read(keys, batch_size, None)) as batches:
+        for batch in batches:
+            stager.write(batch)
+            rows += batch.num_rows
+        path = stager.finish()
+    logger.info("read %s source keys for reconciliation in %.1fs", f"{rows:,}", time.perf_counter() - started)
+    return path
 
 
 def _primary_key(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:

@@ -81,8 +81,11 @@ class LoadRequest:
             staged rows at exactly this value that the table already holds are not inserted
             again.
         watermark: Watermark to store with the data (incremental loads only).
-        deletes: For a merge of every source row (a full load): what happens to the table's
-            rows whose key is not among the staged rows. IGNORE for any other load.
+        deletes: For a merge of every source row (a full load), or one given
+            ``source_keys_file``: what happens to the table's rows whose key the source no
+            longer has. IGNORE for any other load.
+        source_keys_file: Parquet file of every key the source holds (``--reconcile-keys`` of an
+            incremental merge); None to compare with the staged rows (a full merge).
     """
 
     schema: str
@@ -95,6 +98,7 @@ class LoadRequest:
     lower_bound: CursorValue | None = None
     watermark: CursorValue | None = None
     deletes: DeleteMode = DeleteMode.IGNORE
+    source_keys_file: Path | None = None
 
 
 class Destination(Protocol):

@@ -114,7 +114,9 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> L
             if soft:
                 _add_deleted_at(connection, target)
             rows = _merge(connection, target, source, columns, request.primary_key, revive=soft)
-            deleted = _delete_missing(connection, target, source, request.primary_key, request.deletes)
+            keys = source if request.source_keys_file is None else \
+                f"read_parquet({_literal(str(request.source_keys_file))})"
+            deleted = _delete_missing(connection, target, keys, request.primary_key, request.deletes)
     _store_state(connection, request)
     return LoadResult(rows, deleted)
 
@@ -125,7 +127,7 @@ def _add_deleted_at(connection: duckdb.DuckDBPyConnection, target: str) -> None:
 
 def _delete_missing(connection: duckdb.DuckDBPyConnection, target: str, source: str, key: Sequence[str],
                     mode: DeleteMode) -> int:
-    """Mark (soft) or remove (hard) the rows whose key is not in ``source``; how many."""
+    """Mark (soft) or remove (hard) the rows whose key is not in ``source`` (staged rows or keys); how many."""
     if mode is DeleteMode.IGNORE:
         return 0
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)

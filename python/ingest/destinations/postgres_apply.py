@@ -41,6 +41,7 @@ from ingest.watermark import format_cursor_value
 logger = logging.getLogger(__name__)
 
 _STAGED = sql.Identifier("_ingest_staged")
+_SOURCE_KEYS = sql.Identifier("_ingest_source_keys")
 _DEDUPLICATED = sql.Identifier("_ingest_deduplicated")
 # Order in which rows were staged, to keep the last row read for a repeated key.
 _STAGED_ROW = "_ingest_staged_row"
@@ -142,7 +143,8 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
                     target, sql.Identifier(DELETED_AT_COLUMN)))
             source = _unique_on_key(cursor, request, names)
             rows = _merge(cursor, target, source, names, request)
-            deleted = _delete_missing(cursor, target, source, request)
+            keys = source if request.source_keys_file is None else _stage_keys(cursor, request, columns)
+            deleted = _delete_missing(cursor, target, keys, request)
         else:
             rows = _append(cursor, target, names, request)
     _store_state(cursor, request)
@@ -161,6 +163,17 @@ def _delete_missing(cursor: Any, target: sql.Identifier, source: sql.Identifier,
         cursor.execute(sql.SQL("UPDATE {target} AS t SET {d} = now() WHERE t.{d} IS NULL AND {missing}").format(
             target=target, d=deleted_at, missing=missing))
     return int(cursor.rowcount)
+
+
+def _stage_keys(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn]) -> sql.Identifier:
+    """Copy the source's keys (``request.source_keys_file``) into a temporary table dropped at commit."""
+    assert request.source_keys_file is not None
+    types = {c.name: c.type for c in columns}
+    cursor.execute(sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+        _SOURCE_KEYS, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(types[k]))
+                                         for k in request.primary_key)))
+    copy_parquet(cursor, _SOURCE_KEYS, list(request.primary_key), request.source_keys_file)
+    return _SOURCE_KEYS
 
 
 def _key_match(key: Sequence[str]) -> sql.Composable:

@@ -144,7 +144,9 @@ class SqlSource:
         """Stream a table in batches of at most ``batch_size`` rows.
 
         Args:
-            table: The table as returned by :meth:`describe` of this source.
+            table: The table as returned by :meth:`describe` of this source, or a copy whose
+                schema keeps only some of its columns (only those are selected: the key columns
+                of ``--reconcile-keys``).
             batch_size: Rows fetched and converted at a time.
             cursor: Optional inclusive lower bound on a cursor column.
 
@@ -156,7 +158,8 @@ class SqlSource:
             SourceConnectionError: If the connection drops.
             SourceError: If the database rejects the query.
         """
-        columns = self._columns[table.name]
+        wanted = set(table.schema.names)
+        columns = [c for c in self._columns[table.name] if c.name in wanted]
         relation = (
             table_relation(table.name, self._schema, columns)
             if self._query is None

@@ -7,6 +7,10 @@ loaded again, then a re-run that must change nothing, and (soft) a deleted key t
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +20,8 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
+
+from tests.python.ingest.postgres_waits import wait_for_blocked_backend, wait_until_gone
 
 ROWS = 100
 DELETED = list(range(10, ROWS + 1, 10))  # ids 10, 20, ..., 100
@@ -148,3 +154,74 @@ def test_deletes_need_a_full_merge(ends: Ends, run_worker: Callable[..., Any]) -
 
     assert run.returncode == 2
     assert "--deletes hard applies to full merge loads only" in run.stderr
+
+
+def test_reconcile_keys_finds_the_deletes_an_incremental_load_cannot_see(ends: Ends) -> None:
+    incremental = ("--incremental-cursor", "id", "--initial-value", "0")
+    ends.ingest(*incremental)
+    _delete_ten_and_change_one(ends)
+    blind = ends.ingest(*incremental)
+    before = ends.read("*")
+    reconciled = ends.ingest(*incremental, "--reconcile-keys")
+    again = ends.ingest(*incremental, "--reconcile-keys")
+
+    assert blind["rows_deleted"] == 0 and len(before) == ROWS  # the cursor saw no delete
+    assert reconciled["rows_deleted"] == len(DELETED)
+    assert [row[0] for row in ends.read("id, _deleted_at") if row[1] is not None] == DELETED
+    assert (again["rows_written"], again["rows_deleted"]) == (0, 0)
+
+
+def test_reconcile_keys_needs_an_incremental_merge_of_a_sql_source(ends: Ends, run_worker: Callable[..., Any]) -> None:
+    full = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args, "--reconcile-keys",
+                      env=ends.env)
+
+    assert full.returncode == 2 and "--reconcile-keys is for incremental merge loads" in full.stderr
+
+
+@pytest.mark.postgres
+def test_a_sigkill_mid_reconcile_leaves_the_destination_unchanged(
+        tmp_path: Path, postgres_url: str, run_worker: Callable[..., Any]) -> None:
+    source_url = f"sqlite:///{tmp_path / 'source.sqlite'}"
+    source = sa.create_engine(source_url, poolclass=sa.NullPool)
+    with source.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE accounts (id integer PRIMARY KEY, name varchar(40))"))
+        connection.execute(sa.text("INSERT INTO accounts VALUES (:id, :name)"),
+                           [{"id": i, "name": f"account {i}"} for i in range(1, ROWS + 1)])
+    schema = f"dst_{uuid.uuid4().hex[:10]}"
+    pg = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    with pg.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    args = ["--source", "sql", "--table", "accounts", "--destination", "postgres", "--destination-schema", schema,
+            "--incremental-cursor", "id", "--initial-value", "0"]
+    env = {"SOURCE_DATABASE_URL": source_url, "WAREHOUSE_POSTGRES_URL": postgres_url}
+    try:
+        assert run_worker("ingest", *args, env=env).returncode == 0
+        with source.begin() as connection:
+            connection.execute(sa.text("DELETE FROM accounts WHERE id % 10 = 0"))
+        with pg.connect() as connection:
+            before = [tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {schema}.accounts ORDER BY 1"))]
+        with pg.connect() as holder:
+            holder.execute(sa.text(f"LOCK TABLE {schema}.accounts IN EXCLUSIVE MODE"))
+            worker = subprocess.Popen([sys.executable, "-m", "ingest", *args, "--reconcile-keys"],
+                                      cwd=Path(__file__).resolve().parents[3] / "python",
+                                      env={**os.environ, **env},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                backend = wait_for_blocked_backend(pg, schema, timeout=60)  # keys read; applying
+            finally:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=30)
+            holder.rollback()
+        wait_until_gone(pg, backend, timeout=30)
+        with pg.connect() as connection:
+            after = [tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {schema}.accounts ORDER BY 1"))]
+        rerun = run_worker("ingest", *args, "--reconcile-keys", env=env)
+
+        assert worker.returncode == -signal.SIGKILL
+        assert after == before
+        assert rerun.returncode == 0 and rerun.summary["rows_deleted"] == len(DELETED)
+    finally:
+        source.dispose()
+        with pg.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        pg.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+
+from tests.python.ingest.postgres_waits import wait_for_blocked_backend, wait_until_gone
 
 if TYPE_CHECKING:
     from conftest import SourceDatabase
@@ -156,7 +157,6 @@ def test_incremental_merge_rerun_changes_nothing(
                    "--initial-value", "1998-06-01", "--destination-url-env", "CRM_WAREHOUSE")  # fmt: skip
     first = load(source_db, warehouse, *incremental, CRM_WAREHOUSE=warehouse.url)
     before = warehouse.rows("orders")
-    loaded_before = dict(warehouse.rows("orders", "o_orderkey, _loaded_at"))
 
     rerun = load(source_db, warehouse, *incremental, CRM_WAREHOUSE=warehouse.url)
 
@@ -200,38 +200,6 @@ def test_sigkill_before_commit_leaves_target_unchanged(
     rerun = load(sqlite_db, warehouse, "--table", "orders", TMPDIR=str(staging))
     assert rerun["rows_written"] == ORDERS
     assert list(staging.glob(".ingest-staging-*")) == []
-
-
-def wait_for_blocked_backend(engine: sa.Engine, schema: str, timeout: float) -> int:
-    """The pid of the worker's backend once it waits for a lock on a table of ``schema``.
-
-    Each poll uses a new transaction: pg_stat_activity is a snapshot per transaction.
-    """
-    deadline = time.monotonic() + timeout
-    query = sa.text(
-        "SELECT pid, query FROM pg_stat_activity WHERE application_name = 'ingest' "
-        "AND wait_event_type = 'Lock' AND position(:schema in query) > 0"
-    )
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            row = connection.execute(query, {"schema": schema}).first()
-        if row is not None:
-            # staged and copied; merging (the soft-delete column is ensured first)
-            assert row.query.startswith(("UPDATE", "ALTER TABLE")), row.query
-            return int(row.pid)
-        time.sleep(0.05)
-    raise AssertionError("the worker never reached its merge")
-
-
-def wait_until_gone(engine: sa.Engine, pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.execute(query, {"pid": pid}).scalar() == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"backend {pid} of the killed worker is still there")
 
 
 def test_changed_column_type_is_refused_and_nothing_changes(
