@@ -1,4 +1,5 @@
-"""The main job end to end: generate TPC-H, run orchestra/tpch_elt.yml twice through the real CLI."""
+"""The main job end to end: generate TPC-H, run orchestra/tpch_elt.yml twice through the real CLI, then
+once more on a larger source (rows the larger source lacks are marked deleted)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,18 @@ def warehouse_counts(path: Path) -> dict[str, int]:
         return {name: connection.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in names}
 
 
-def test_demo_pipeline_end_to_end_twice(cli, tmp_path: Path) -> None:
-    env = {"TPCH_SOURCE_URL": f"sqlite:///{tmp_path / 'tpch_source.sqlite'}"}
-    generated = subprocess.run([sys.executable, "-m", "tpch_source", "--scale-factor", SCALE_FACTOR],
+def generate(env: dict[str, str], scale_factor: str) -> dict[str, int]:
+    """Fill the TPC-H source at ``scale_factor``; its row counts."""
+    generated = subprocess.run([sys.executable, "-m", "tpch_source", "--scale-factor", scale_factor],
                                cwd=REPO_ROOT / "python", env={**os.environ, **env}, capture_output=True, text=True,
                                timeout=300)
     assert generated.returncode == 0, generated.stderr
-    assert json.loads(generated.stdout.strip().splitlines()[-1])["row_counts"] == EXPECTED_ROWS
+    return json.loads(generated.stdout.strip().splitlines()[-1])["row_counts"]  # type: ignore[no-any-return]
+
+
+def test_demo_pipeline_end_to_end_twice_then_at_a_larger_scale_factor(cli, tmp_path: Path) -> None:
+    env = {"TPCH_SOURCE_URL": f"sqlite:///{tmp_path / 'tpch_source.sqlite'}"}
+    assert generate(env, SCALE_FACTOR) == EXPECTED_ROWS
 
     warehouse = Path(os.environ["WAREHOUSE_DUCKDB_PATH"])
     counts = []
@@ -80,26 +86,16 @@ def test_demo_pipeline_end_to_end_twice(cli, tmp_path: Path) -> None:
     assert second_run_rows == [0] * 8  # merge of unchanged rows writes nothing
 
 
-def test_a_larger_scale_factor_after_the_demo_leaves_exactly_its_rows_live(cli, tmp_path: Path) -> None:
-    """`make demo` then `make demo SF=...`: keys the new source lacks are marked deleted, not kept live."""
-    env = {"TPCH_SOURCE_URL": f"sqlite:///{tmp_path / 'tpch_source.sqlite'}"}
-    warehouse = Path(os.environ["WAREHOUSE_DUCKDB_PATH"])
-    source_counts = {}
-    for scale_factor in (SCALE_FACTOR, "0.02"):
-        generated = subprocess.run([sys.executable, "-m", "tpch_source", "--scale-factor", scale_factor],
-                                   cwd=REPO_ROOT / "python", env={**os.environ, **env}, capture_output=True,
-                                   text=True, timeout=300)
-        assert generated.returncode == 0, generated.stderr
-        source_counts = json.loads(generated.stdout.strip().splitlines()[-1])["row_counts"]
-        result = cli("run", str(REPO_ROOT / "orchestra" / "tpch_elt.yml"), env=env)
-        assert result.returncode == 0, result.stdout + result.stderr
-
+    # `make demo` then `make demo SF=...`: keys the larger source lacks are marked deleted, not kept live
+    larger = generate(env, "0.02")
+    result = cli("run", str(REPO_ROOT / "orchestra" / "tpch_elt.yml"), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         live = {table: connection.execute(f"select count(*) from raw.{table} where _deleted_at is null").fetchone()[0]
                 for table in EXPECTED_ROWS}
         marked = connection.execute("select count(*) from raw.partsupp where _deleted_at is not null").fetchone()[0]
         marts = {mart: connection.execute(f"select count(*) from analytics.{mart}").fetchone()[0]
                  for mart in ("fct_orders", "dim_customers")}
-    assert live == {table: source_counts[table] for table in EXPECTED_ROWS}
+    assert live == {table: larger[table] for table in EXPECTED_ROWS}
     assert marked > 0  # SF 0.01 partsupp keys that SF 0.02 does not have
-    assert marts == {"fct_orders": source_counts["orders"], "dim_customers": source_counts["customer"]}
+    assert marts == {"fct_orders": larger["orders"], "dim_customers": larger["customer"]}

@@ -148,6 +148,7 @@ def test_soft_deletes_are_the_default_and_a_key_that_comes_back_is_live_again(en
     assert sorted(i for i, (_, deleted_at) in rows.items() if deleted_at is not None) == DELETED[1:]
 
 
+@pytest.mark.parametrize("ends", [("sqlite", "duckdb")], indirect=True, ids=["sqlite->duckdb"])
 def test_deletes_need_a_full_merge(ends: Ends, run_worker: Callable[..., Any]) -> None:
     run = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args,
                      "--incremental-cursor", "id", "--deletes", "hard", env=ends.env)
@@ -171,6 +172,7 @@ def test_reconcile_keys_finds_the_deletes_an_incremental_load_cannot_see(ends: E
     assert (again["rows_written"], again["rows_deleted"]) == (0, 0)
 
 
+@pytest.mark.parametrize("ends", [("sqlite", "duckdb")], indirect=True, ids=["sqlite->duckdb"])
 def test_reconcile_keys_needs_an_incremental_merge_of_a_sql_source(ends: Ends, run_worker: Callable[..., Any]) -> None:
     full = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args, "--reconcile-keys",
                       env=ends.env)
