@@ -30,7 +30,7 @@ from sensors.files import STRATEGIES, FilesCheck
 from sensors.http import HttpCheck, auth_from_env
 from sensors.outputs import publish
 from sensors.pipeline import PipelineCheck, parse_since, parse_statuses
-from sensors.poke import Check, iso, now_utc, poke_until
+from sensors.poke import Check, Outcome, Poke, iso, now_utc, poke_until
 from sensors.sql import SqlCheck, parse_expect
 from sensors.state import DEFAULT_STATE_DIR, SensorState
 from sensors.trigger import parse_trigger_inputs, run_inputs, trigger_once
@@ -128,7 +128,15 @@ def run_sensor(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         logger.info("retried sensor task: keeping the deadline %s of the first poke at %s", iso(deadline), iso(first_poke))
 
     client = _client(args, env, masker) if args.kind == "pipeline" or args.trigger else None
-    outcome = poke_until(_check(args, env, masker, first_poke, client), deadline, args.poke_interval)
+    check = _check(args, env, masker, first_poke, client)
+    if "met" in state.document:  # an earlier attempt was met, then failed later (trigger, outputs)
+        logger.info("an earlier attempt of this task run met the condition; not poking again")
+        outcome = Outcome(Poke(True, "met by an earlier attempt", state.document["met"]), 0, deadline)
+    else:
+        outcome = poke_until(check, deadline, args.poke_interval)
+        if outcome.met and outcome.poke is not None:
+            state.document["met"] = dict(outcome.poke.outputs)
+            state.save()
     outputs: dict[str, Any] = {**(outcome.poke.outputs if outcome.poke else {}), "ready": outcome.met,
                                "sensor": args.kind, "first_poke_at": iso(first_poke), "deadline": iso(deadline),
                                "pokes": outcome.pokes}

@@ -11,7 +11,11 @@ invocation starts a fresh deadline.
 Document shape (all times ISO 8601 UTC)::
 
     {"first_poke_at": "...", "deadline": "...",
+     "met": {<the outputs of the poke that met the condition>},
      "trigger": {"pipeline": "alias-or-id", "intent_at": "...", "pipeline_run_id": "uuid-or-null"}}
+
+``met`` lets a retry that follows a met condition (its trigger or its outputs failed) go straight
+to what is left, even after the deadline.
 """
 
 from __future__ import annotations

@@ -108,6 +108,7 @@ def test_trigger_starts_the_pipeline_once_however_often_the_sensor_is_retried(
     run_id = first.outputs["triggered_pipeline_run_id"]
     assert retried.returncode == 0 and retried.outputs["triggered_pipeline_run_id"] == run_id
     assert "downstream was already started by this sensor" in retried.stderr
+    assert "met the condition; not poking again" in retried.stderr and retried.pokes == []
     (run,) = _runs_of(api, "downstream")
     assert run["id"] == run_id
 
