@@ -27,18 +27,31 @@ STATE = Path(os.environ.get("ORCHESTRA_LOCAL_HOME", REPO_ROOT / ".orchestra_loca
 
 
 def warehouse_table(path: Path) -> Table:
-    """Every table and view of the warehouse outside DuckDB's own schemas, with its row count."""
+    """Every table and view of the warehouse outside DuckDB's own schemas, with its row count.
+
+    ``marked deleted``: rows the ingestion worker marked with ``_deleted_at`` (their key is gone
+    from the source; the staging models leave them out), blank for tables without that column.
+    """
     table = Table(title=f"warehouse {path}", title_justify="left")
-    for column in ("schema", "table", "type", "rows"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    for column in ("schema", "table", "type", "rows", "marked deleted"):
+        table.add_column(column, justify="right" if column in ("rows", "marked deleted") else "left")
     with duckdb.connect(str(path), read_only=True) as connection:
         relations = connection.execute(
             "select table_schema, table_name, table_type from information_schema.tables "
             "where table_schema not in ('information_schema', 'pg_catalog') order by 1, 2"
         ).fetchall()
+        marked = {(schema, name) for schema, name in connection.execute(
+            "select table_schema, table_name from information_schema.columns where column_name = '_deleted_at'"
+        ).fetchall()}
         for schema, name, kind in relations:
-            (rows,) = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-            table.add_row(schema, name, "view" if kind == "VIEW" else "table", f"{rows:,}")
+            relation = f'"{schema}"."{name}"'
+            if (schema, name) in marked:
+                rows, deleted = connection.execute(
+                    f"select count(*), count(*) filter (where _deleted_at is not null) from {relation}").fetchone()
+            else:
+                (rows,), deleted = connection.execute(f"select count(*) from {relation}").fetchone(), None
+            table.add_row(schema, name, "view" if kind == "VIEW" else "table", f"{rows:,}",
+                          "" if deleted is None else f"{deleted:,}")
     return table
 
 
