@@ -104,7 +104,12 @@ def load(args: argparse.Namespace) -> Mapping[str, object]:
     incremental = args.write_disposition != "replace" and not args.all_files
     read: list[str] = []
     resource = _files_resource(_bucket_url(args.bucket_url), args.file_glob, incremental=incremental)
-    resource.add_map(lambda item: read.append(item["file_url"]) or item)
+
+    def remember(item: Any) -> Any:  # each file item the listing yields, on its way to the reader
+        read.append(item["file_url"])
+        return item
+
+    resource.add_map(remember)
     reader = read_csv_duckdb(chunk_size=CHUNK_ROWS, use_pyarrow=True) if file_format == "csv" else \
         read_parquet(chunksize=CHUNK_ROWS, use_pyarrow=True)
     rows = (resource | reader).with_name(args.table)
