@@ -98,7 +98,7 @@ class LiveProgress(RunListener):
                 line = Text.assemble(styled_status(f"{node.status:<9}"), f" {node.entry_id}.{node.label}")
                 if node.message and node.status != TaskRunStatus.SUCCEEDED:
                     line.append(f"  {self._mask(node.message)}", style="dim")
-                self.console.print(line)
+                self.console.print(line, soft_wrap=True)  # paths in messages (a dbt log) stay on one line
                 if self._total is not None:
                     summary = " ".join(f"{n} {s.lower()}" for s, n in sorted(self._counts.items()))
                     self._overall.update(self._total, advance=1, summary=summary)

@@ -75,6 +75,12 @@ def _start_postgres_schedulers(repo: Path, url: str) -> list[subprocess.Popen[st
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for index in range(2)]
 
 
+def _wait_until_scheduling(process: subprocess.Popen[str]) -> bool:
+    """Read the scheduler's output up to its "Ctrl-C stops" line; False when it exits first."""
+    assert process.stdout is not None
+    return any("Ctrl-C stops" in line for line in process.stdout)
+
+
 def _serve_kill_and_restart(repo: Path) -> None:
     """serve starts the next minute within 2 s; SIGKILLed right after and restarted in the minute, it does
     not start that minute again."""
@@ -126,9 +132,12 @@ def test_schedules_on_real_time(repo: Path, tmp_path: Path, postgres_url: str) -
     with admin.begin() as connection:
         connection.execute(sa.text(f'create schema "{schema}"'))
     url = f"{postgres_url}?options=-csearch_path%3D{schema}"
-    end = _next_boundary(datetime.now(UTC)) + timedelta(minutes=2, seconds=5)  # three minute boundaries
     schedulers = _start_postgres_schedulers(tmp_path / "shared_repo", url)
+    ready = [_wait_until_scheduling(process) for process in schedulers]
+    # Three minute boundaries after both schedulers are up (a loaded machine may take seconds to start them).
+    end = _next_boundary(datetime.now(UTC)) + timedelta(minutes=2, seconds=5)
     try:
+        assert all(ready), "a scheduler exited before it started scheduling"
         try:
             with ThreadPoolExecutor(1) as pool:  # the sensors' minute runs beside the restart scenario's
                 sensors = pool.submit(_sensors_on_real_time, tmp_path / "sensor_repo", postgres_url, schema)
