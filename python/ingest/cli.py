@@ -22,6 +22,9 @@ examples:
       --incremental-cursor o_orderdate --initial-value 1998-01-01
   python -m ingest --source sql --table orders --incremental-cursor o_orderdate \
       --initial-value 1995-01-01 --end-value 1995-01-31
+  python -m ingest --source postgres-cdc --schema public --table orders
+      (first run: snapshot; later runs: the inserts, updates and deletes since, from the
+      table's logical replication slot; needs wal_level = logical on the source)
 
 exit codes: 0 the data landed, 1 failure (destination unchanged), 2 invalid arguments,
 130 interrupted.
@@ -35,11 +38,13 @@ from collections.abc import Mapping, Sequence
 
 from worker_kit.cli import add_common_flags, run_cli
 
+from ingest.cdc import run_cdc
 from ingest.config import DEFAULT_BATCH_SIZE, IngestConfig
 from ingest.destinations import DESTINATIONS, DeleteMode, WriteDisposition
 from ingest.kinds import add_kind_options, options_of
 from ingest.pipeline import run_ingest
 from ingest.sources import SOURCES
+from ingest.sources.postgres_cdc import CDC_SOURCE
 
 DEFAULT_DESTINATION_SCHEMA = "raw"
 
@@ -195,7 +200,10 @@ def ingest(args: argparse.Namespace) -> Mapping[str, object]:
     Raises:
         WorkerError: Any error of :mod:`ingest.errors`.
     """
-    return run_ingest(config_from_args(args)).as_json()
+    config = config_from_args(args)
+    if config.source == CDC_SOURCE:
+        return run_cdc(config).as_json()
+    return run_ingest(config).as_json()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

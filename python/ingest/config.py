@@ -96,6 +96,12 @@ class IngestConfig:
                 "(a replace always reloads the whole table)"
             )
 
+        if self.source == "postgres-cdc" and (self.write_disposition is not WriteDisposition.MERGE
+                                              or self.incremental_cursor is not None or self.reconcile_keys):
+            raise UsageError(
+                "--source postgres-cdc merges every change on the primary key: use --write-disposition merge, "
+                "without --incremental-cursor or --reconcile-keys (the slot's position is the watermark)"
+            )
         if self.reconcile_keys and (self.write_disposition is not WriteDisposition.MERGE
                                     or self.incremental_cursor is None or self.window):
             raise UsageError(
@@ -115,7 +121,7 @@ class IngestConfig:
 
     @property
     def full_merge(self) -> bool:
-        """True for a merge that reads every source row: the only load that can see deletes."""
+        """True for a merge that reads every source row, or every change (CDC): the loads that see deletes."""
         return self.write_disposition is WriteDisposition.MERGE and self.incremental_cursor is None
 
     def delete_mode(self, destination_supports_deletes: bool) -> DeleteMode:

@@ -24,7 +24,15 @@ class OptionGroup:
         self.dests: list[str] = []
 
     def add(self, *flags: str, **kwargs: Any) -> argparse.Action:
-        """Add an option, as ``argparse.ArgumentParser.add_argument`` does."""
+        """Add an option, as ``argparse.ArgumentParser.add_argument`` does.
+
+        An option another kind already added (``--schema`` of ``sql`` and ``postgres-cdc``) is
+        shared: both kinds receive its value, and the first kind's help text is shown.
+        """
+        existing = self._group._option_string_actions.get(flags[0])  # the parser's table of options
+        if existing is not None:
+            self.dests.append(existing.dest)
+            return existing
         action = self._group.add_argument(*flags, **kwargs)
         self.dests.append(action.dest)
         return action

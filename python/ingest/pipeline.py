@@ -113,14 +113,14 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
     try:
         deletes = config.delete_mode(destination.supports_deletes)
         table = source.describe(config.table)
-        key = _primary_key(config, table)
+        key = primary_key_of(config, table)
         bound = _cursor_filter(config, table, destination)
         # A window load is a plain load of the rows read: no watermark is compared or stored.
         incremental = None if config.window else config.incremental_cursor
         lower_bound = None if bound is None or incremental is None else bound.lower_bound
         logger.info("ingesting %s into %s (%s)", config.table, target, config.write_disposition)
         with StagingArea(destination.staging_parent()) as area:
-            staged = _stage(config, source, table, bound, area)
+            staged = stage_rows(config, source, table, bound, area)
             keys_file = _stage_keys(source, table, key, config.batch_size, area) if config.reconcile_keys else None
             logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
             watermark = later(lower_bound, staged.maximum) if incremental else None
@@ -175,8 +175,17 @@ def _stage_keys(source: Source, table: SourceTable, key: tuple[str, ...], batch_
     return path
 
 
-def _primary_key(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:
-    """The merge key (from the command line, else the source), checked against the columns."""
+def primary_key_of(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:
+    """The merge key (from the command line, else the source), checked against the columns.
+
+    Returns:
+        The key columns; empty unless the load is a merge.
+
+    Raises:
+        SchemaConflictError: If the source has a column the worker adds (``_loaded_at``, ``_deleted_at``).
+        ColumnNotFoundError: If the cursor or a key column is not in the table.
+        PrimaryKeyError: If a merge has no key.
+    """
     names = table.schema.names
     for added in (LOADED_AT_COLUMN, DELETED_AT_COLUMN):
         if added in names:
@@ -262,7 +271,7 @@ def _lower_bound(
 
 
 @dataclass(frozen=True)
-class _Staged:
+class StagedRows:
     """A complete staging file, its row count and the largest cursor value in it."""
 
     file: Path
@@ -270,16 +279,19 @@ class _Staged:
     maximum: CursorValue | None
 
 
-def _stage(
+def stage_rows(
     config: IngestConfig,
     source: Source,
     table: SourceTable,
     bound: CursorFilter | None,
     area: StagingArea,
-) -> _Staged:
-    """Stream the source table into a Parquet file; track rows and the cursor's maximum.
+) -> StagedRows:
+    """Stream the source table into ``staged.parquet`` in ``area``; track rows and the cursor's maximum.
 
     A window's bounds are applied to every batch, whatever the source pushed down.
+
+    Raises:
+        ConversionError, SourceError: As :meth:`Source.read`.
     """
     cursor = config.incremental_cursor
     window = bound if bound is not None and bound.upper_bound is not None else None
@@ -305,7 +317,7 @@ def _stage(
                 logger.info("read %s rows (%s rows/s)", f"{rows:,}", f"{rate:,.0f}")
                 last_report = now
         path = stager.finish()
-    return _Staged(path, rows, maximum)
+    return StagedRows(path, rows, maximum)
 
 
 def _in_window(batch: pa.RecordBatch, window: CursorFilter) -> pa.RecordBatch:

@@ -85,7 +85,11 @@ class LoadRequest:
             ``source_keys_file``: what happens to the table's rows whose key the source no
             longer has. IGNORE for any other load.
         source_keys_file: Parquet file of every key the source holds (``--reconcile-keys`` of an
-            incremental merge); None to compare with the staged rows (a full merge).
+            incremental merge, or the keys written after a ``TRUNCATE`` read by CDC); None to
+            compare with the staged rows (a full merge).
+        deleted_keys_file: Parquet file of the keys the source deleted (change data capture:
+            ``--source postgres-cdc``): exactly these rows are marked or removed per ``deletes``,
+            and no other; takes precedence over ``source_keys_file``.
     """
 
     schema: str
@@ -99,6 +103,7 @@ class LoadRequest:
     watermark: CursorValue | None = None
     deletes: DeleteMode = DeleteMode.IGNORE
     source_keys_file: Path | None = None
+    deleted_keys_file: Path | None = None
 
 
 class Destination(Protocol):

@@ -114,9 +114,13 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> L
             if soft:
                 _add_deleted_at(connection, target)
             rows = _merge(connection, target, source, columns, request.primary_key, revive=soft)
-            keys = source if request.source_keys_file is None else \
-                f"read_parquet({_literal(str(request.source_keys_file))})"
-            deleted = _delete_missing(connection, target, keys, request.primary_key, request.deletes)
+            if request.deleted_keys_file is not None:
+                deleted = _delete_keys(connection, target, f"read_parquet({_literal(str(request.deleted_keys_file))})",
+                                       request.primary_key, request.deletes, listed=True)
+            else:
+                keys = source if request.source_keys_file is None else \
+                    f"read_parquet({_literal(str(request.source_keys_file))})"
+                deleted = _delete_keys(connection, target, keys, request.primary_key, request.deletes)
     _store_state(connection, request)
     return LoadResult(rows, deleted)
 
@@ -125,13 +129,14 @@ def _add_deleted_at(connection: duckdb.DuckDBPyConnection, target: str) -> None:
     connection.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote(DELETED_AT_COLUMN)} TIMESTAMPTZ")
 
 
-def _delete_missing(connection: duckdb.DuckDBPyConnection, target: str, source: str, key: Sequence[str],
-                    mode: DeleteMode) -> int:
-    """Mark (soft) or remove (hard) the rows whose key is not in ``source`` (staged rows or keys); how many."""
+def _delete_keys(connection: duckdb.DuckDBPyConnection, target: str, source: str, key: Sequence[str],
+                 mode: DeleteMode, listed: bool = False) -> int:
+    """Mark (soft) or remove (hard) the rows whose key is not in ``source`` (staged rows or every
+    source key), or with ``listed`` the rows whose key is in it (deleted keys); how many."""
     if mode is DeleteMode.IGNORE:
         return 0
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
-    missing = f"NOT EXISTS (SELECT 1 FROM {source} AS s WHERE {on})"
+    missing = f"{'' if listed else 'NOT '}EXISTS (SELECT 1 FROM {source} AS s WHERE {on})"
     if mode is DeleteMode.HARD:
         return _count(connection.execute(f"DELETE FROM {target} AS t WHERE {missing}"))
     deleted_at = quote(DELETED_AT_COLUMN)

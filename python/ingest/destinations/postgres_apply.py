@@ -34,6 +34,7 @@ from ingest.destinations.base import (
     WriteDisposition,
 )
 from ingest.destinations.postgres_copy import copy_parquet
+from ingest.destinations.postgres_deletes import apply_deletes, key_match
 from ingest.destinations.postgres_types import PostgresColumn
 from ingest.errors import PrimaryKeyError, SchemaConflictError
 from ingest.watermark import format_cursor_value
@@ -41,7 +42,6 @@ from ingest.watermark import format_cursor_value
 logger = logging.getLogger(__name__)
 
 _STAGED = sql.Identifier("_ingest_staged")
-_SOURCE_KEYS = sql.Identifier("_ingest_source_keys")
 _DEDUPLICATED = sql.Identifier("_ingest_deduplicated")
 # Order in which rows were staged, to keep the last row read for a repeated key.
 _STAGED_ROW = "_ingest_staged_row"
@@ -143,43 +143,11 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
                     target, sql.Identifier(DELETED_AT_COLUMN)))
             source = _unique_on_key(cursor, request, names)
             rows = _merge(cursor, target, source, names, request)
-            keys = source if request.source_keys_file is None else _stage_keys(cursor, request, columns)
-            deleted = _delete_missing(cursor, target, keys, request)
+            deleted = apply_deletes(cursor, target, source, request, columns)
         else:
             rows = _append(cursor, target, names, request)
     _store_state(cursor, request)
     return LoadResult(rows, deleted)
-
-
-def _delete_missing(cursor: Any, target: sql.Identifier, source: sql.Identifier, request: LoadRequest) -> int:
-    """Mark (soft) or remove (hard) the rows whose key is not in ``source``; how many."""
-    if request.deletes is DeleteMode.IGNORE:
-        return 0
-    missing = sql.SQL("NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(source, _key_match(request.primary_key))
-    if request.deletes is DeleteMode.HARD:
-        cursor.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(target, missing))
-    else:
-        deleted_at = sql.Identifier(DELETED_AT_COLUMN)
-        cursor.execute(sql.SQL("UPDATE {target} AS t SET {d} = now() WHERE t.{d} IS NULL AND {missing}").format(
-            target=target, d=deleted_at, missing=missing))
-    return int(cursor.rowcount)
-
-
-def _stage_keys(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn]) -> sql.Identifier:
-    """Copy the source's keys (``request.source_keys_file``) into a temporary table dropped at commit."""
-    assert request.source_keys_file is not None
-    types = {c.name: c.type for c in columns}
-    cursor.execute(sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
-        _SOURCE_KEYS, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(types[k]))
-                                         for k in request.primary_key)))
-    copy_parquet(cursor, _SOURCE_KEYS, list(request.primary_key), request.source_keys_file)
-    return _SOURCE_KEYS
-
-
-def _key_match(key: Sequence[str]) -> sql.Composable:
-    """``t.k1 = s.k1 AND ...``."""
-    return sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key)
 
 
 def _create(
@@ -348,7 +316,7 @@ def _merge(
     its ``_deleted_at`` cleared.
     """
     key = request.primary_key
-    on = _key_match(key)
+    on = key_match(key)
     loaded_at = sql.Identifier(LOADED_AT_COLUMN)
     values = [c for c in names if c not in key]
     assignments = [sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("s", c)) for c in values]

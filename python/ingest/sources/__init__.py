@@ -14,6 +14,7 @@ from worker_kit.connection import url_from_env
 
 from ingest.kinds import Kind, OptionGroup
 from ingest.sources.base import CursorFilter, Source, SourceTable
+from ingest.sources.postgres_cdc import POSTGRES_CDC
 from ingest.sources.rest.kind import REST
 from ingest.sources.salesforce import add_salesforce_options, open_salesforce
 from ingest.sources.sql import SqlSource
@@ -59,6 +60,7 @@ SOURCES: Mapping[str, Kind[Source]] = {
         add_salesforce_options,
     ),
     "rest": REST,
+    "postgres-cdc": POSTGRES_CDC,
 }
 
 

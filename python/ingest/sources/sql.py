@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ class SqlSource:
         query: A custom SELECT to read instead of a table. :meth:`describe` then describes its
             result under whatever name it is given (the destination table's), with no primary
             key. Supported on PostgreSQL, MySQL/MariaDB and SQLite.
+        snapshot: PostgreSQL only: an exported snapshot's name (``pg_export_snapshot()`` or a
+            replication slot's ``EXPORT_SNAPSHOT``); every read then sees the database as of that
+            snapshot (``REPEATABLE READ`` with ``SET TRANSACTION SNAPSHOT``).
 
     Raises:
         UsageError: If ``query`` is combined with ``schema``, is empty, or the database is not
@@ -70,7 +74,8 @@ class SqlSource:
         SourceError: If the URL names a SQLite file that does not exist.
     """
 
-    def __init__(self, url: URL, schema: str | None = None, query: str | None = None) -> None:
+    def __init__(self, url: URL, schema: str | None = None, query: str | None = None,
+                 snapshot: str | None = None) -> None:
         if query is not None:
             query = _checked_query(url, schema, query)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -81,6 +86,9 @@ class SqlSource:
         self._url = url
         self._schema = schema
         self._query = query
+        if snapshot is not None and not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?", snapshot):
+            raise UsageError(f"not an exported snapshot's name: {snapshot!r}")
+        self._snapshot = snapshot
         self._engine = sa.create_engine(url, poolclass=sa.NullPool)
         self._columns: dict[str, list[SqlColumn]] = {}
 
@@ -172,6 +180,9 @@ class SqlSource:
 
         def fetch() -> Generator[list[Any], None, None]:
             with self._engine.connect() as connection, _cyclic_gc_paused():
+                if self._snapshot is not None:  # the first statements of the read's transaction
+                    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{self._snapshot}'")
                 dbapi_cursor = open_streaming_cursor(connection)
                 try:
                     dbapi_cursor.execute(statement, parameters)
