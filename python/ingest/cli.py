@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         "transaction; finds deletes the cursor cannot see",
     )
     load.add_argument(
+        "--reconcile-every",
+        type=_positive_int,
+        metavar="N",
+        help="as --reconcile-keys, on every Nth incremental load of the table only (counted in "
+        "<destination schema>._ingest_state); the loads in between read only new rows",
+    )
+    load.add_argument(
         "--batch-size",
         type=_positive_int,
         default=DEFAULT_BATCH_SIZE,
@@ -184,6 +191,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         end_value=args.end_value,
         deletes=args.deletes,
         reconcile_keys=args.reconcile_keys,
+        reconcile_every=args.reconcile_every,
         batch_size=args.batch_size,
     )
 

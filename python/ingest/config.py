@@ -37,6 +37,8 @@ class IngestConfig:
             default (see :meth:`delete_mode`).
         reconcile_keys: For an incremental merge of a ``sql`` source: also read every source
             key (the key columns only) and apply ``deletes`` to the rows whose key is gone.
+        reconcile_every: Like ``reconcile_keys``, but only on every Nth incremental load of the
+            table (counted in the destination's state); None for never.
         batch_size: Rows per batch read from the source; bounds memory.
 
     Raises:
@@ -57,6 +59,7 @@ class IngestConfig:
     end_value: str | None = None
     deletes: DeleteMode | None = None
     reconcile_keys: bool = False
+    reconcile_every: int | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
@@ -102,16 +105,20 @@ class IngestConfig:
                 "--source postgres-cdc merges every change on the primary key: use --write-disposition merge, "
                 "without --incremental-cursor or --reconcile-keys (the slot's position is the watermark)"
             )
-        if self.reconcile_keys and (self.write_disposition is not WriteDisposition.MERGE
-                                    or self.incremental_cursor is None or self.window):
+        if self.reconcile_every is not None and (self.reconcile_keys or self.reconcile_every < 1):
+            raise UsageError("--reconcile-every takes a positive number of loads and replaces --reconcile-keys "
+                             "(which is --reconcile-every 1)")
+        option = "--reconcile-keys" if self.reconcile_keys else "--reconcile-every"
+        if self.reconciles and (self.write_disposition is not WriteDisposition.MERGE
+                                or self.incremental_cursor is None or self.window):
             raise UsageError(
-                "--reconcile-keys is for incremental merge loads (--write-disposition merge with "
+                f"{option} is for incremental merge loads (--write-disposition merge with "
                 "--incremental-cursor, no --end-value); a full merge finds deleted keys by itself"
             )
-        if self.reconcile_keys and self.source != "sql":
-            raise UsageError(f"--reconcile-keys reads the key columns of a sql source; the {self.source} "
+        if self.reconciles and self.source != "sql":
+            raise UsageError(f"{option} reads the key columns of a sql source; the {self.source} "
                              "source cannot read them alone")
-        if self.deletes not in (None, DeleteMode.IGNORE) and not (self.full_merge or self.reconcile_keys):
+        if self.deletes not in (None, DeleteMode.IGNORE) and not (self.full_merge or self.reconciles):
             raise UsageError(
                 f"--deletes {self.deletes} applies to full merge loads only (--write-disposition merge "
                 "without --incremental-cursor) or with --reconcile-keys: an incremental or window "
@@ -124,24 +131,42 @@ class IngestConfig:
         """True for a merge that reads every source row, or every change (CDC): the loads that see deletes."""
         return self.write_disposition is WriteDisposition.MERGE and self.incremental_cursor is None
 
-    def delete_mode(self, destination_supports_deletes: bool) -> DeleteMode:
+    @property
+    def reconciles(self) -> bool:
+        """True when some loads reconcile keys (``--reconcile-keys`` or ``--reconcile-every``)."""
+        return self.reconcile_keys or self.reconcile_every is not None
+
+    def reconciles_now(self, loads_since_reconcile: int) -> bool:
+        """Whether this load reads every source key, given the loads stored since the last that did."""
+        if self.reconcile_every is None:
+            return self.reconcile_keys
+        return loads_since_reconcile + 1 >= self.reconcile_every
+
+    def delete_mode(self, destination_supports_deletes: bool, reconciling: bool | None = None) -> DeleteMode:
         """The delete handling of this load on a destination.
 
+        Args:
+            destination_supports_deletes: ``Destination.supports_deletes``.
+            reconciling: Whether this load reconciles keys (see :meth:`reconciles_now`); None
+                for ``--reconcile-keys``.
+
         Returns:
-            ``--deletes`` when given; else SOFT for a full merge or a ``--reconcile-keys`` load on
-            a destination that supports deletes, IGNORE otherwise.
+            ``--deletes`` when given (IGNORE for an incremental load that does not reconcile this
+            time); else SOFT for a full merge or a reconciling load on a destination that
+            supports deletes, IGNORE otherwise.
 
         Raises:
-            UsageError: SOFT or HARD (or ``--reconcile-keys``) asked of a destination that cannot
-                apply them (dlt).
+            UsageError: SOFT or HARD (or reconciling) asked of a destination that cannot apply
+                them (dlt).
         """
-        wants = self.deletes not in (None, DeleteMode.IGNORE) or self.reconcile_keys
+        reconciling = self.reconcile_keys if reconciling is None else reconciling
+        wants = self.deletes not in (None, DeleteMode.IGNORE) or self.reconciles
         if wants and not destination_supports_deletes:
             raise UsageError(f"the {self.destination} destination cannot apply deletes (--deletes {self.deletes}, "
                              "--reconcile-keys); use the duckdb or postgres destination")
+        sees_every_key = self.full_merge or reconciling
         if self.deletes is not None:
-            return self.deletes
-        sees_every_key = self.full_merge or self.reconcile_keys
+            return self.deletes if sees_every_key else DeleteMode.IGNORE
         return DeleteMode.SOFT if sees_every_key and destination_supports_deletes else DeleteMode.IGNORE
 
     @property

@@ -23,7 +23,7 @@ from ingest.destinations import (
     DELETED_AT_COLUMN,
     LOADED_AT_COLUMN,
     DeleteMode,
-    Destination,
+    IncrementalState,
     LoadRequest,
     WriteDisposition,
     open_destination,
@@ -111,17 +111,20 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
     source = open_source(config.source, config.source_options, environ)
     target = destination.describe_table(config.destination_schema, config.destination_table)
     try:
-        deletes = config.delete_mode(destination.supports_deletes)
+        state = None if config.incremental_cursor is None or config.window else destination.read_state(
+            config.destination_schema, config.destination_table)
+        reconciling = config.reconciles_now(state.loads_since_reconcile if state else 0)
+        deletes = config.delete_mode(destination.supports_deletes, reconciling)
         table = source.describe(config.table)
         key = primary_key_of(config, table)
-        bound = _cursor_filter(config, table, destination)
+        bound = _cursor_filter(config, table, state)
         # A window load is a plain load of the rows read: no watermark is compared or stored.
         incremental = None if config.window else config.incremental_cursor
         lower_bound = None if bound is None or incremental is None else bound.lower_bound
         logger.info("ingesting %s into %s (%s)", config.table, target, config.write_disposition)
         with StagingArea(destination.staging_parent()) as area:
             staged = stage_rows(config, source, table, bound, area)
-            keys_file = _stage_keys(source, table, key, config.batch_size, area) if config.reconcile_keys else None
+            keys_file = _stage_keys(source, table, key, config.batch_size, area) if reconciling else None
             logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
             watermark = later(lower_bound, staged.maximum) if incremental else None
             result = destination.load(
@@ -216,7 +219,7 @@ def primary_key_of(config: IngestConfig, table: SourceTable) -> tuple[str, ...]:
 
 
 def _cursor_filter(
-    config: IngestConfig, table: SourceTable, destination: Destination
+    config: IngestConfig, table: SourceTable, state: IncrementalState | None
 ) -> CursorFilter | None:
     """The rows to read: a window, else those from the lower bound on, else all (None)."""
     cursor = config.incremental_cursor
@@ -231,7 +234,7 @@ def _cursor_filter(
                 f"--end-value {config.end_value} is before --initial-value {config.initial_value}"
             )
         return CursorFilter(cursor, start, upper_bound=end)
-    lower_bound = _lower_bound(config, cursor, cursor_type, destination)
+    lower_bound = _lower_bound(config, cursor, cursor_type, state)
     return None if lower_bound is None else CursorFilter(cursor, lower_bound)
 
 
@@ -247,13 +250,12 @@ def _parse_option(
 
 
 def _lower_bound(
-    config: IngestConfig, cursor: str, cursor_type: pa.DataType, destination: Destination
+    config: IngestConfig, cursor: str, cursor_type: pa.DataType, state: IncrementalState | None
 ) -> CursorValue | None:
     """The inclusive lower bound of an incremental read.
 
-    It is the stored watermark, else ``--initial-value``, else None (read everything).
+    It is the stored watermark (``state``), else ``--initial-value``, else None (read everything).
     """
-    state = destination.read_state(config.destination_schema, config.destination_table)
     if state is not None and state.cursor_column != cursor:
         raise StateError(
             f"{config.destination_schema}.{config.destination_table} was loaded incrementally "

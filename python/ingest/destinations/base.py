@@ -58,10 +58,13 @@ class IncrementalState:
         cursor_column: The cursor column the watermark belongs to.
         watermark: Text form of the largest cursor value loaded (see :mod:`ingest.watermark`);
             None if the loads so far read no row with a cursor value.
+        loads_since_reconcile: Incremental loads stored since the last one that reconciled keys
+            (``--reconcile-every``); 0 right after a reconciling load.
     """
 
     cursor_column: str
     watermark: str | None
+    loads_since_reconcile: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class LoadRequest:
             longer has. IGNORE for any other load.
         source_keys_file: Parquet file of every key the source holds (``--reconcile-keys`` of an
             incremental merge, or the keys written after a ``TRUNCATE`` read by CDC); None to
-            compare with the staged rows (a full merge).
+            compare with the staged rows (a full merge). A load given it counts as reconciled
+            (the state's ``loads_since_reconcile`` restarts at 0).
         deleted_keys_file: Parquet file of the keys the source deleted (change data capture:
             ``--source postgres-cdc``): exactly these rows are marked or removed per ``deletes``,
             and no other; takes precedence over ``source_keys_file``.

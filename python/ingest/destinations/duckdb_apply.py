@@ -66,12 +66,21 @@ def read_state(
     """Read the stored watermark of ``schema.table`` (None if the state table or row is absent)."""
     if not table_exists(connection, schema, STATE_TABLE):
         return None
+    names = {name for name, _ in _columns(connection, qualified(schema, STATE_TABLE))}
+    count = "coalesce(loads_since_reconcile, 0)" if "loads_since_reconcile" in names else "0"  # else: older
     row = connection.execute(
-        f"SELECT cursor_column, watermark FROM {qualified(schema, STATE_TABLE)} "
+        f"SELECT cursor_column, watermark, {count} FROM {qualified(schema, STATE_TABLE)} "
         "WHERE destination_table = ?",
         [table],
     ).fetchone()
-    return None if row is None else IncrementalState(str(row[0]), row[1])
+    return None if row is None else IncrementalState(str(row[0]), row[1], int(row[2]))
+
+
+def _add_reconcile_count(connection: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Give a state table written before ``--reconcile-every`` existed its count column."""
+    if "loads_since_reconcile" not in {name for name, _ in _columns(connection, qualified(schema, STATE_TABLE))}:
+        connection.execute(f"ALTER TABLE {qualified(schema, STATE_TABLE)} "
+                           "ADD COLUMN loads_since_reconcile INTEGER DEFAULT 0")  # DuckDB adds no NOT NULL
 
 
 def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
@@ -297,10 +306,15 @@ def _store_state(connection: duckdb.DuckDBPyConnection, request: LoadRequest) ->
         return
     connection.execute(
         f"CREATE TABLE IF NOT EXISTS {state} (destination_table VARCHAR PRIMARY KEY, "
-        "cursor_column VARCHAR NOT NULL, watermark VARCHAR, updated_at TIMESTAMPTZ NOT NULL)"
+        "cursor_column VARCHAR NOT NULL, watermark VARCHAR, updated_at TIMESTAMPTZ NOT NULL, "
+        "loads_since_reconcile INTEGER NOT NULL DEFAULT 0)"
     )
+    _add_reconcile_count(connection, request.schema)
     watermark = None if request.watermark is None else format_cursor_value(request.watermark)
     connection.execute(
-        f"INSERT OR REPLACE INTO {state} VALUES (?, ?, ?, now())",
-        [request.table, request.cursor_column, watermark],
+        f"INSERT INTO {state} (destination_table, cursor_column, watermark, updated_at, loads_since_reconcile) "
+        "VALUES (?, ?, ?, now(), CASE WHEN ? THEN 0 ELSE 1 END) ON CONFLICT (destination_table) DO UPDATE SET "
+        "cursor_column = excluded.cursor_column, watermark = excluded.watermark, updated_at = excluded.updated_at, "
+        f"loads_since_reconcile = CASE WHEN ? THEN 0 ELSE coalesce({state}.loads_since_reconcile, 0) + 1 END",
+        [request.table, request.cursor_column, watermark, *[request.source_keys_file is not None] * 2],
     )

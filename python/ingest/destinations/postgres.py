@@ -77,7 +77,7 @@ class PostgresDestination:
         """
         with self._connection("reading the watermark") as connection, connection.cursor() as cursor:
             found = read_state(cursor, schema, table)
-        return None if found is None else IncrementalState(found[0], found[1])
+        return None if found is None else IncrementalState(*found)
 
     supports_deletes = True
 

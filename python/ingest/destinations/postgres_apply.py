@@ -85,26 +85,31 @@ def prepare_schema(cursor: Any, schema: str, with_state: bool) -> None:
         cursor.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (destination_table text PRIMARY KEY, "
-                "cursor_column text NOT NULL, watermark text, updated_at timestamptz NOT NULL)"
+                "cursor_column text NOT NULL, watermark text, updated_at timestamptz NOT NULL, "
+                "loads_since_reconcile integer NOT NULL DEFAULT 0)"
             ).format(sql.Identifier(schema, STATE_TABLE))
         )
+        # a state table written before --reconcile-every existed
+        cursor.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS loads_since_reconcile integer NOT NULL "
+                               "DEFAULT 0").format(sql.Identifier(schema, STATE_TABLE)))
 
 
-def read_state(cursor: Any, schema: str, table: str) -> tuple[str, str | None] | None:
-    """``(cursor_column, watermark)`` stored for ``schema.table``; None if there is none."""
+def read_state(cursor: Any, schema: str, table: str) -> tuple[str, str | None, int] | None:
+    """``(cursor_column, watermark, loads_since_reconcile)`` stored for ``schema.table``; None if there is none."""
     state = sql.Identifier(schema, STATE_TABLE)
     cursor.execute("SELECT to_regclass(%s)", (state.as_string(cursor),))
     row = cursor.fetchone()
     if row is None or row[0] is None:
         return None
+    cursor.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+                   "AND column_name = 'loads_since_reconcile'", (schema, STATE_TABLE))
+    count = sql.SQL("loads_since_reconcile" if cursor.fetchone()[0] else "0")  # before --reconcile-every existed
     cursor.execute(
-        sql.SQL("SELECT cursor_column, watermark FROM {} WHERE destination_table = %s").format(
-            state
-        ),
+        sql.SQL("SELECT cursor_column, watermark, {} FROM {} WHERE destination_table = %s").format(count, state),
         (table,),
     )
     found = cursor.fetchone()
-    return None if found is None else (str(found[0]), found[1])
+    return None if found is None else (str(found[0]), found[1], int(found[2]))
 
 
 def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn]) -> LoadResult:
@@ -362,10 +367,11 @@ def _store_state(cursor: Any, request: LoadRequest) -> None:
     watermark = None if request.watermark is None else format_cursor_value(request.watermark)
     cursor.execute(
         sql.SQL(
-            "INSERT INTO {} AS s (destination_table, cursor_column, watermark, updated_at) "
-            "VALUES (%s, %s, %s, now()) ON CONFLICT (destination_table) DO UPDATE SET "
-            "cursor_column = EXCLUDED.cursor_column, watermark = EXCLUDED.watermark, "
-            "updated_at = EXCLUDED.updated_at"
+            "INSERT INTO {} AS s (destination_table, cursor_column, watermark, updated_at, loads_since_reconcile) "
+            "VALUES (%s, %s, %s, now(), CASE WHEN %s THEN 0 ELSE 1 END) ON CONFLICT (destination_table) DO UPDATE "
+            "SET cursor_column = EXCLUDED.cursor_column, watermark = EXCLUDED.watermark, "
+            "updated_at = EXCLUDED.updated_at, "
+            "loads_since_reconcile = CASE WHEN %s THEN 0 ELSE s.loads_since_reconcile + 1 END"
         ).format(state),
-        (request.table, request.cursor_column, watermark),
+        (request.table, request.cursor_column, watermark, *[request.source_keys_file is not None] * 2),
     )

@@ -172,12 +172,29 @@ def test_reconcile_keys_finds_the_deletes_an_incremental_load_cannot_see(ends: E
     assert (again["rows_written"], again["rows_deleted"]) == (0, 0)
 
 
+def test_reconcile_every_third_load_finds_the_deletes_on_the_third(ends: Ends) -> None:
+    every_third = ("--incremental-cursor", "id", "--initial-value", "0", "--reconcile-every", "3")
+    first = ends.ingest(*every_third)
+    _delete_ten_and_change_one(ends)
+    second = ends.ingest(*every_third)
+    third = ends.ingest(*every_third)
+    ends.change_source(f"DELETE FROM {_table(ends)} WHERE id = 1")
+    fourth, fifth = ends.ingest(*every_third), ends.ingest(*every_third)
+    sixth = ends.ingest(*every_third)
+
+    assert [run["rows_deleted"] for run in (first, second, third, fourth, fifth, sixth)] == [0, 0, len(DELETED), 0, 0, 1]
+    assert [row[0] for row in ends.read("id, _deleted_at") if row[1] is not None] == [1, *DELETED]
+
+
 @pytest.mark.parametrize("ends", [("sqlite", "duckdb")], indirect=True, ids=["sqlite->duckdb"])
 def test_reconcile_keys_needs_an_incremental_merge_of_a_sql_source(ends: Ends, run_worker: Callable[..., Any]) -> None:
     full = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args, "--reconcile-keys",
                       env=ends.env)
 
     assert full.returncode == 2 and "--reconcile-keys is for incremental merge loads" in full.stderr
+    both = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args,
+                      "--incremental-cursor", "id", "--reconcile-keys", "--reconcile-every", "2", env=ends.env)
+    assert both.returncode == 2 and "replaces --reconcile-keys" in both.stderr
 
 
 @pytest.mark.postgres
@@ -227,3 +244,24 @@ def test_a_sigkill_mid_reconcile_leaves_the_destination_unchanged(
         with pg.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         pg.dispose()
+
+
+@pytest.mark.parametrize("ends", [("sqlite", "duckdb"), pytest.param(("sqlite", "postgres"), marks=pytest.mark.postgres)],
+                         indirect=True, ids=["sqlite->duckdb", "sqlite->postgres"])
+def test_a_state_table_from_before_reconcile_every_keeps_its_watermark(ends: Ends) -> None:
+    incremental = ("--incremental-cursor", "id", "--initial-value", "0")
+    ends.ingest(*incremental)
+    schema = ends.destination_args[-1]
+    drop = f"ALTER TABLE {schema}._ingest_state DROP COLUMN loads_since_reconcile"
+    if "postgres" in ends.destination_args:
+        with sa.create_engine(ends.env["WAREHOUSE_POSTGRES_URL"], poolclass=sa.NullPool).begin() as connection:
+            connection.execute(sa.text(drop))
+    else:
+        with duckdb.connect(ends.env["WAREHOUSE_DUCKDB_PATH"]) as connection:
+            connection.execute(drop)
+    _delete_ten_and_change_one(ends)
+    old_state = ends.ingest(*incremental, "--reconcile-every", "2")
+    reconciled = ends.ingest(*incremental, "--reconcile-every", "2")
+
+    assert old_state["watermark"] == ROWS and old_state["rows_deleted"] == 0
+    assert reconciled["rows_deleted"] == len(DELETED)
