@@ -13,6 +13,7 @@ push the user's branch itself and never reach the server, which is not what a lo
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +29,18 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+@functools.cache
+def _camel_names(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(column, camelCase key)`` pairs, computed once per field list (``to_camel`` is a regex)."""
+    return tuple((name, to_camel(name)) for name in fields)
+
+
 def _camel(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    return {to_camel(name): iso(row[name]) if isinstance(row.get(name), datetime) else row.get(name) for name in fields}
+    record = {}
+    for name, key in _camel_names(fields):
+        value = row.get(name)
+        record[key] = value.isoformat() if isinstance(value, datetime) else value
+    return record
 
 
 PIPELINE_RUN_FIELDS = (

@@ -47,21 +47,25 @@ class PipelineRun(Base):
     """One execution of a pipeline (Orchestra: pipeline run)."""
 
     __tablename__ = "pipeline_runs"
+    __table_args__ = (  # a list query's filter, then its order (migration 0006)
+        Index("ix_pipeline_runs_status_created", "run_status", "created_at"),
+        Index("ix_pipeline_runs_pipeline_created", "pipeline_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    pipeline_id: Mapped[str] = mapped_column(ID, index=True)
+    pipeline_id: Mapped[str] = mapped_column(ID)
     pipeline_name: Mapped[str] = mapped_column(String(100))
     pipeline_alias: Mapped[str] = mapped_column(String(200))  # local: file stem, the API's alias
     yaml_path: Mapped[str] = mapped_column(Text)  # local: repo-relative path of the pipeline file
     account_id: Mapped[str] = mapped_column(ID)
     env_id: Mapped[str | None] = mapped_column(ID)
     env_name: Mapped[str | None] = mapped_column(String(200))
-    run_status: Mapped[str] = mapped_column(String(16), index=True)
+    run_status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None] = mapped_column(index=True)  # trigger events poll on it
     branch: Mapped[str | None] = mapped_column(String(200))
     commit: Mapped[str | None] = mapped_column(String(64))
     pipeline_version_number: Mapped[int | None]
@@ -74,7 +78,13 @@ class TaskRun(Base):
     """One execution of one task in a pipeline run; matrix iterations are children of a parent."""
 
     __tablename__ = "task_runs"
-    __table_args__ = (Index("ix_task_runs_run_task", "pipeline_run_id", "task_id"),)
+    __table_args__ = (
+        Index("ix_task_runs_run_task", "pipeline_run_id", "task_id"),
+        # a list query's filter, then its order (migration 0006)
+        Index("ix_task_runs_status_created", "status", "created_at"),
+        Index("ix_task_runs_integration_created", "integration", "created_at"),
+        Index("ix_task_runs_pipeline_created", "pipeline_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"))
@@ -87,7 +97,7 @@ class TaskRun(Base):
     account_id: Mapped[str] = mapped_column(ID)
     integration: Mapped[str] = mapped_column(String(64))
     integration_job: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
     external_status: Mapped[str | None] = mapped_column(String(64))
     external_message: Mapped[str | None] = mapped_column(Text)
@@ -154,6 +164,10 @@ class Operation(Base):
     """A unit of work inside a task run (a dbt node, a table load)."""
 
     __tablename__ = "operations"
+    __table_args__ = (  # a list query's filter, then its order (migration 0006)
+        Index("ix_operations_status_inserted", "operation_status", "inserted_at"),
+        Index("ix_operations_integration_inserted", "integration", "inserted_at"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     account_id: Mapped[str] = mapped_column(ID)

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 SCRIPT_LOCATION = "orchestra_local.store:migrations"
 """Alembic's package-relative location of ``env.py`` and ``versions/``."""
 
-HEAD = "0005"
+HEAD = "0006"
 """The newest revision; a test checks it equals the scripts' head, so the check below is cheap."""
 
 ADVISORY_LOCK_KEY = 0x6F726368  # "orch": any constant shared by every orchestra-local process

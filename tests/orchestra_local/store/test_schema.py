@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from orchestra_local.store import RunStore, schema
@@ -37,9 +39,13 @@ def test_migrated_schema_matches_the_models(backend: str, tmp_path: Path, reques
 def test_a_store_made_before_migrations_is_stamped_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
     legacy = sa.create_engine(url)
-    # what every earlier version of the runner did, with the tables it had (those of revision 0001)
-    legacy_tables = ("pipeline_runs", "task_runs", "task_outputs", "task_run_files", "operations")
-    Base.metadata.create_all(legacy, tables=[Base.metadata.tables[name] for name in legacy_tables])
+    # what every earlier version of the runner made with create_all: revision 0001's tables, unversioned
+    config = Config()
+    config.set_main_option("script_location", schema.SCRIPT_LOCATION)
+    with legacy.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, schema.FIRST_REVISION)
+        connection.execute(sa.text(f"drop table {schema.VERSION_TABLE}"))
     with legacy.begin() as connection:
         connection.execute(
             sa.text(
