@@ -112,3 +112,36 @@ def test_postgres_into_postgres(cli: Callable[..., Any], postgres_url: str,
         engine.dispose()
     assert counts == ROWS
     assert not Path(os.environ["WAREHOUSE_DUCKDB_PATH"]).exists()  # the DuckDB tasks were skipped
+
+
+def test_postgres_cdc_into_duckdb_snapshot_then_changes(cli: Callable[..., Any], postgres_url: str,
+                                                        schemas: tuple[str, str]) -> None:
+    """``source=postgres-cdc``: the first run snapshots each table, the second applies what changed."""
+    source, _ = schemas
+    engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    arguments = ["--input", f"tables={json.dumps(sorted(ROWS))}", "--input", "source_url_env=E2E_SOURCE_URL",
+                 "--input", f"source_schema={source}", "--input", "source=postgres-cdc", "--no-progress"]
+    try:
+        snapshot = cli("run", PIPELINE, *arguments, env={"E2E_SOURCE_URL": postgres_url}, timeout=300)
+        snapshot_written = _rows_written_by_the_last_run()
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DELETE FROM "{source}".orders WHERE o_orderkey IN '
+                                       f'(SELECT o_orderkey FROM "{source}".orders ORDER BY o_orderkey LIMIT 10)'))
+            connection.execute(sa.text(f'UPDATE "{source}".customer SET c_acctbal = c_acctbal + 1 WHERE c_custkey <= 5'))
+        changes = cli("run", PIPELINE, *arguments, env={"E2E_SOURCE_URL": postgres_url}, timeout=300)
+        changes_written = _rows_written_by_the_last_run()
+        with duckdb.connect(os.environ["WAREHOUSE_DUCKDB_PATH"], read_only=True) as connection:
+            live = {t: connection.execute(f"SELECT count(*) FROM raw.{t} WHERE _deleted_at IS NULL").fetchone()[0]
+                    for t in ROWS}
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                                       "WHERE slot_name LIKE :prefix"), {"prefix": f"ingest_{source}_%"})
+            for table in ROWS:
+                connection.execute(sa.text(f'DROP PUBLICATION IF EXISTS "ingest_{source}_{table}"'))
+        engine.dispose()
+
+    assert snapshot.returncode == 0 and changes.returncode == 0, snapshot.stdout + changes.stdout
+    assert snapshot_written == [ROWS[table] for table in sorted(ROWS)]
+    assert changes_written == [5, 0, 0, 0]  # customer, nation, orders (deletes are not writes), region
+    assert live == {**ROWS, "orders": ROWS["orders"] - 10}
