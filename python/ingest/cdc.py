@@ -75,7 +75,7 @@ def run_cdc(config: IngestConfig, environ: Mapping[str, str] | None = None) -> I
         key = primary_key_of(config, table)
         slot = source.slot_for(config.table)
         slot.check_server()
-        slot.check_table(source.schema, config.table)
+        slot.check_table(source.schema, config.table, key, table.primary_key)
         position = _stored_position(destination, config)
         confirmed = slot.confirmed_lsn()
         with StagingArea(destination.staging_parent()) as area:

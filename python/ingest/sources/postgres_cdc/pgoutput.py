@@ -20,6 +20,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ingest.errors import SourceError
+
 UNCHANGED_TOAST = object()
 """Stands for a column value PostgreSQL did not send (``u``): unchanged and TOASTed."""
 
@@ -100,7 +102,7 @@ class Truncate:
 Message = Relation | Begin | Commit | Insert | Update | Delete | Truncate | None
 
 
-class PgoutputError(ValueError):
+class PgoutputError(SourceError):
     """A message that is not valid pgoutput protocol version 1."""
 
 

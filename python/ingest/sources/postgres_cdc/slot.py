@@ -91,23 +91,46 @@ class ReplicationSlot:
                 "wal_level = logical (ALTER SYSTEM SET wal_level = logical, or set it in postgresql.conf; "
                 "on RDS/Aurora set rds.logical_replication = 1) and a server restart")
 
-    def check_table(self, schema: str, table: str) -> None:
-        """Refuse a table the stream cannot carry as the snapshot reads it.
+    def check_table(self, schema: str, table: str, key: tuple[str, ...], declared_key: tuple[str, ...]) -> None:
+        """Refuse a table the stream cannot carry exactly, before anything is created for it.
+
+        Args:
+            schema: The table's schema.
+            table: The table.
+            key: The merge key the load uses.
+            declared_key: The table's primary key (empty when it has none).
 
         Raises:
             SourceError: If the table has array columns (the snapshot reads arrays as JSON text,
-                pgoutput sends PostgreSQL's ``{...}`` text).
+                pgoutput sends PostgreSQL's ``{...}`` text); or if its replica identity would not
+                name the merge key of a deleted row: no primary key and not ``REPLICA IDENTITY
+                FULL`` (publishing such a table would also make the application's UPDATEs and
+                DELETEs on it fail), or a ``--primary-key`` other than the declared one without
+                ``FULL``.
         """
         with self._cursor(f"describing {schema}.{table}") as cursor:
+            relation = sql.Identifier(schema, table).as_string(cursor)
             cursor.execute("SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
                            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
-                           "AND t.typcategory = 'A' ORDER BY a.attnum",
-                           (sql.Identifier(schema, table).as_string(cursor),))
+                           "AND t.typcategory = 'A' ORDER BY a.attnum", (relation,))
             arrays = [row[0] for row in cursor.fetchall()]
+            cursor.execute("SELECT relreplident FROM pg_class WHERE oid = to_regclass(%s)", (relation,))
+            identity = cursor.fetchone()[0]
         if arrays:
             raise SourceError(f"{schema}.{table} has array column(s) {', '.join(arrays)}, which postgres-cdc does "
                               "not load; load the table with --source sql, or expose the arrays as JSON in a view "
                               "loaded with --source sql")
+        if identity == "f":
+            return
+        if identity != "d" or not declared_key:  # 'n' nothing, 'i' a unique index, or no primary key
+            raise SourceError(f"{schema}.{table}'s replica identity is not its primary key nor FULL: PostgreSQL "
+                              "would not say which key an UPDATE or DELETE changed (and, without a primary key, "
+                              "refuses both once the table is published); run ALTER TABLE "
+                              f"{schema}.{table} REPLICA IDENTITY FULL, or give it a primary key")
+        if key != declared_key:
+            raise SourceError(f"--primary-key {','.join(key)} is not {schema}.{table}'s primary key "
+                              f"({','.join(declared_key)}): a DELETE carries only the primary key unless the table "
+                              f"is REPLICA IDENTITY FULL; run ALTER TABLE {schema}.{table} REPLICA IDENTITY FULL")
 
     def confirmed_lsn(self) -> int | None:
         """The slot's confirmed position (``confirmed_flush_lsn``), or None when the slot does not exist."""

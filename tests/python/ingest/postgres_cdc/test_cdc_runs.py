@@ -230,3 +230,19 @@ def test_an_unsent_toasted_value_stops_the_load_until_a_new_snapshot(cdc: Cdc) -
     assert "did not send column 'note'" in failed.stderr and "REPLICA IDENTITY FULL" in failed.stderr
     assert unchanged == before
     assert resnapshot["rows_read"] == 100 and cdc.live_rows() == cdc.source_rows()
+
+
+def test_a_table_whose_deletes_would_not_name_the_key_is_refused_before_anything_is_created(cdc: Cdc) -> None:
+    with cdc.source.begin() as connection:
+        connection.execute(sa.text(f"ALTER TABLE {cdc.schema}.items REPLICA IDENTITY DEFAULT"))
+        connection.execute(sa.text(f"CREATE TABLE {cdc.schema}.keyless (id integer, name text)"))
+    other_key = cdc.run_worker("ingest", *cdc.args, "--primary-key", "name", env=cdc.env)
+    keyless = cdc.run_worker("ingest", *[a if a != "items" else "keyless" for a in cdc.args], "--primary-key", "id",
+                             env=cdc.env)
+    with cdc.source.connect() as connection:
+        slots = connection.execute(sa.text("SELECT count(*) FROM pg_replication_slots WHERE slot_name = :s"),
+                                   {"s": cdc.slot}).scalar()
+
+    assert other_key.returncode == 1 and "is not" in other_key.stderr and "REPLICA IDENTITY FULL" in other_key.stderr
+    assert keyless.returncode == 1 and "REPLICA IDENTITY FULL, or give it a primary key" in keyless.stderr
+    assert slots == 0
