@@ -122,7 +122,10 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> L
         else:
             if soft:
                 _add_deleted_at(connection, target)
-            rows = _merge(connection, target, source, columns, request.primary_key, revive=soft)
+            # A row the source sends is live, whatever this load's --deletes: a key marked deleted
+            # earlier and sent again (an incremental load between two reconciles) is revived.
+            revive = DELETED_AT_COLUMN in {name for name, _ in _columns(connection, target)}
+            rows = _merge(connection, target, source, columns, request.primary_key, revive=revive)
             if request.deleted_keys_file is not None:
                 deleted = _delete_keys(connection, target, f"read_parquet({_literal(str(request.deleted_keys_file))})",
                                        request.primary_key, request.deletes, listed=True)
@@ -270,8 +273,8 @@ def _merge(
 ) -> int:
     """Upsert on the key; rows whose values did not change are not touched.
 
-    With ``revive`` (soft deletes), a row marked deleted whose key the source sends again is
-    updated too, and its ``_deleted_at`` cleared.
+    With ``revive`` (the table has ``_deleted_at``), a row marked deleted whose key the source
+    sends again is updated too, and its ``_deleted_at`` cleared.
     """
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
     values = [c for c in columns if c not in key]

@@ -147,7 +147,9 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
                 cursor.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} timestamptz").format(
                     target, sql.Identifier(DELETED_AT_COLUMN)))
             source = _unique_on_key(cursor, request, names)
-            rows = _merge(cursor, target, source, names, request)
+            # A row the source sends is live, whatever this load's --deletes (see duckdb_apply).
+            revive = request.deletes is DeleteMode.SOFT or any(c.name == DELETED_AT_COLUMN for c in existing or ())
+            rows = _merge(cursor, target, source, names, request, revive)
             deleted = apply_deletes(cursor, target, source, request, columns)
         else:
             rows = _append(cursor, target, names, request)
@@ -314,11 +316,12 @@ def _merge(
     source: sql.Identifier,
     names: Sequence[str],
     request: LoadRequest,
+    revive: bool,
 ) -> int:
     """Update changed rows, then insert new keys; unchanged rows are not touched.
 
-    With soft deletes, a row marked deleted whose key the source sends again is updated too, and
-    its ``_deleted_at`` cleared.
+    With ``revive`` (the table has ``_deleted_at``), a row marked deleted whose key the source
+    sends again is updated too, and its ``_deleted_at`` cleared.
     """
     key = request.primary_key
     on = key_match(key)
@@ -329,7 +332,7 @@ def _merge(
     conditions: list[sql.Composable] = []
     if values:
         conditions.append(sql.SQL("({}) IS DISTINCT FROM ({})").format(_names(values, "t"), _names(values, "s")))
-    if request.deletes is DeleteMode.SOFT:
+    if revive:
         conditions.append(sql.SQL("t.{} IS NOT NULL").format(sql.Identifier(DELETED_AT_COLUMN)))
         assignments.append(sql.SQL("{} = NULL").format(sql.Identifier(DELETED_AT_COLUMN)))
     updated = 0

@@ -186,6 +186,19 @@ def test_reconcile_every_third_load_finds_the_deletes_on_the_third(ends: Ends) -
     assert [row[0] for row in ends.read("id, _deleted_at") if row[1] is not None] == [1, *DELETED]
 
 
+def test_a_key_that_comes_back_between_reconciles_is_live_again(ends: Ends) -> None:
+    every_second = ("--incremental-cursor", "id", "--initial-value", "0", "--reconcile-every", "2")
+    ends.ingest(*every_second)
+    ends.change_source(f"DELETE FROM {_table(ends)} WHERE id = {ROWS}")
+    marked = ends.ingest(*every_second)
+    ends.change_source(f"INSERT INTO {_table(ends)} VALUES ({ROWS}, 'back again', 1.00)")
+    back = ends.ingest(*every_second)  # not a reconciling load: reads id >= the watermark only
+    after_back = [row for row in ends.read("id, name, _deleted_at") if row[0] == ROWS]
+
+    assert marked["rows_deleted"] == 1 and back["rows_deleted"] == 0
+    assert after_back == [(ROWS, "back again", None)]
+
+
 @pytest.mark.parametrize("ends", [("sqlite", "duckdb")], indirect=True, ids=["sqlite->duckdb"])
 def test_reconcile_keys_needs_an_incremental_merge_of_a_sql_source(ends: Ends, run_worker: Callable[..., Any]) -> None:
     full = run_worker("ingest", *ends.source_args, "--table", "accounts", *ends.destination_args, "--reconcile-keys",
