@@ -246,3 +246,39 @@ def test_a_table_whose_deletes_would_not_name_the_key_is_refused_before_anything
     assert other_key.returncode == 1 and "is not" in other_key.stderr and "REPLICA IDENTITY FULL" in other_key.stderr
     assert keyless.returncode == 1 and "REPLICA IDENTITY FULL, or give it a primary key" in keyless.stderr
     assert slots == 0
+
+
+def test_writes_during_the_snapshot_are_not_lost(cdc: Cdc) -> None:
+    """The snapshot is read in the slot's exported snapshot: what commits after the slot's start comes from the
+    slot, nothing between an earlier read and the slot's start is missed."""
+    import threading
+
+    with cdc.source.begin() as connection:
+        connection.execute(sa.text(f"INSERT INTO {cdc.schema}.items (id, name, amount, active) SELECT i, 'bulk ' || i, "
+                                   "mod(i, 1000) / 10.0, true FROM generate_series(100001, 160000) i"))
+    stop = threading.Event()
+    written = {"transactions": 0}
+
+    def write() -> None:
+        rng = random.Random(9)
+        while not stop.is_set():
+            with cdc.source.begin() as connection:
+                target = rng.randint(100001, 160000)
+                connection.execute(sa.text(f"UPDATE {cdc.schema}.items SET amount = amount + 1 WHERE id = :id"),
+                                   {"id": target})
+                connection.execute(sa.text(f"DELETE FROM {cdc.schema}.items WHERE id = :id"), {"id": target + 1})
+                cdc.insert(connection, rng)
+            written["transactions"] += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        snapshot = cdc.run()
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    changes = cdc.run()
+
+    assert written["transactions"] > 10  # the writer ran beside the snapshot
+    assert snapshot["rows_read"] > 60_000 and changes["rows_read"] > 0
+    assert cdc.live_rows() == cdc.source_rows()
