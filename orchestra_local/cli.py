@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -44,7 +44,6 @@ from orchestra_local.cli_support import (
     stdout,
     store_options,
 )
-from orchestra_local.console import LiveProgress, failure_details, pipeline_runs_table, plan_tree, task_run_table
 from orchestra_local.errors import (
     InvalidInputError,
     PipelineValidationError,
@@ -52,9 +51,11 @@ from orchestra_local.errors import (
 )
 from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
 from orchestra_local.spec.loader import LoadedPipeline, discover, load_file, validate_file
-from orchestra_local.spec.trigger_graph import trigger_loops
-from orchestra_local.store import RunStore
 
+# Each command imports what only it needs (the store, the engine, rich's tables, networkx) in its
+# body, so `validate` and `run` start without SQLAlchemy, FastAPI, dbt or dlt unless they use them.
+if TYPE_CHECKING:
+    from orchestra_local.store import RunStore
 
 def _loadable(paths: list[Path]) -> dict[str, LoadedPipeline]:
     """The files the runner can load, by their name as given (one it refuses was reported already)."""
@@ -122,6 +123,8 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
             if output == "text":
                 print_problems(exc.problems)
     loaded = _loadable([path for path in files if "detail" not in report[str(path)]]) if len(files) > 1 else {}
+    if len(loaded) > 1:
+        from orchestra_local.spec.trigger_graph import trigger_loops  # networkx: only for several files
     keys = {str(pipeline.path): key for key, pipeline in loaded.items()}
     for problem in trigger_loops(list(loaded.values())) if len(loaded) > 1 else []:
         report[keys[str(problem.file)]]["warnings"].append(problem.as_detail())  # a loop across files: a warning
@@ -141,6 +144,7 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
 @errors_to_exit_codes
 def plan(file: Path, inputs: tuple[str, ...], env_file: Path | None) -> None:
     """Show task groups and tasks after matrix expansion, with dependencies and conditions."""
+    from orchestra_local.console import plan_tree
     from orchestra_local.engine.inputs import resolve_inputs
     from orchestra_local.engine.plan import build_plan
     from orchestra_local.expressions import Scope
@@ -186,9 +190,11 @@ def run(
     retry_delay_scale: float | None, progress: bool, isolation: str | None, branch: str | None, commit: str | None,
 ) -> None:
     """Run a pipeline file and record it in the metadata store."""
+    from orchestra_local.console import LiveProgress
     from orchestra_local.engine.events import RunListener
     from orchestra_local.engine.runner import prepare_run
     from orchestra_local.engine.supervisor import execute_supervised
+    from orchestra_local.store import RunStore
     from orchestra_local.workspace import Workspace
     from orchestra_local.worktrees import at_revision
 
@@ -233,6 +239,8 @@ def run(
 
 
 def _print_run(store: RunStore, pipeline_run_id: str) -> None:
+    from orchestra_local.console import failure_details, task_run_table
+
     task_runs = store.list_task_runs(pipeline_run_id)
     operations: dict[str, list[dict[str, Any]]] = {}
     for op in store.list_operations(pipeline_run_id=pipeline_run_id):
@@ -250,6 +258,8 @@ def _print_run(store: RunStore, pipeline_run_id: str) -> None:
 @errors_to_exit_codes
 def runs(pipeline_run_id: str | None, limit: int, metadata_url: str | None, state_dir: Path | None) -> None:
     """List recent pipeline runs, or show one run's task runs."""
+    from orchestra_local.console import pipeline_runs_table
+
     store = open_store(metadata_url, state_dir)
     if pipeline_run_id is None:
         stdout.print(pipeline_runs_table(store.list_pipeline_runs(limit=limit)))
@@ -272,6 +282,7 @@ def logs(pipeline_run_id: str, task: str | None, attempt: int | None, metadata_u
          state_dir: Path | None) -> None:
     """Print a task's logs (TASK: task id, group.task, task[matrix value] or task run id); without TASK, the tasks."""
     from orchestra_local.run_logs import print_logs
+    from orchestra_local.store import RunStore
 
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
     store = RunStore(settings.metadata_url)
@@ -295,6 +306,7 @@ def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | Non
     time) and the run is marked CANCELLED. Exit 1 if the run has not ended within 30 seconds.
     """
     from orchestra_local.engine.stale import cancel_run
+    from orchestra_local.store import RunStore
 
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
     outcome = cancel_run(RunStore(settings.metadata_url), pipeline_run_id)
@@ -312,6 +324,8 @@ def cancel(pipeline_run_id: str, metadata_url: str | None, state_dir: Path | Non
 @errors_to_exit_codes
 def approve(task_run_id: str, reject: bool, message: str | None, metadata_url: str | None, state_dir: Path | None) -> None:
     """Approve (or --reject) an ORCHESTRA/APPROVAL task that a run is waiting on."""
+    from orchestra_local.store import RunStore
+
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)
     store = RunStore(settings.metadata_url)
     try:
@@ -332,6 +346,7 @@ def db() -> None:
 @errors_to_exit_codes
 def db_upgrade(metadata_url: str | None, state_dir: Path | None) -> None:
     """Apply every pending migration (under a lock: safe while other processes use the database)."""
+    from orchestra_local.store import RunStore
     from orchestra_local.store.schema import HEAD, current_revision
 
     settings = resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url)

@@ -20,7 +20,6 @@ from orchestra_local.cli_support import (
     store_options,
 )
 from orchestra_local.settings import resolve_settings
-from orchestra_local.store import RunStore
 
 
 @click.command()
@@ -36,6 +35,7 @@ def scheduler(repo_root: Path | None, max_parallel: int | None, env_file: Path |
     """
     from orchestra_local.api.service import RunService
     from orchestra_local.scheduling.scheduler import Scheduler
+    from orchestra_local.store import RunStore
     from orchestra_local.workspace import Workspace
 
     runner = resolve_settings(repo_root or Path.cwd(), repo_root=repo_root, state_dir=state_dir,

@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -14,7 +14,9 @@ from rich.markup import escape
 
 from orchestra_local.errors import InvalidInputError, OrchestraLocalError, PipelineValidationError, Problem
 from orchestra_local.settings import PYTHON_ISOLATIONS, resolve_settings
-from orchestra_local.store import RunStore
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, alembic) is imported by the commands that open it
+    from orchestra_local.store import RunStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,4 +103,6 @@ def open_store(metadata_url: str | None, state_dir: Path | None) -> RunStore:
     Raises:
         StoreError: It cannot be opened.
     """
+    from orchestra_local.store import RunStore
+
     return RunStore(resolve_settings(Path.cwd(), state_dir=state_dir, metadata_url=metadata_url).metadata_url)

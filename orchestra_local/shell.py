@@ -42,9 +42,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import bashlex
-import bashlex.errors
-
 from orchestra_local.errors import ExpressionError
 
 PLACEHOLDER = "%ORCHLOCAL{salt}V{index}%"
@@ -147,6 +144,11 @@ def _protected(piece: str | ShellValue) -> bool:
 
 
 def _parse(text: str, value: ShellValue, where: str | None) -> list[Any]:
+    # Imported here: bashlex builds its LALR tables on import (~0.3 s), and most commands hold no
+    # value to place, so most runs and validations never need it.
+    import bashlex
+    import bashlex.errors
+
     try:
         return list(bashlex.parse(text))
     except (bashlex.errors.ParsingError, NotImplementedError, AssertionError, IndexError, TypeError) as exc:

@@ -15,7 +15,7 @@ from typing import Any
 from orchestra_local.engine.dag import topological_order
 from orchestra_local.errors import ExpressionError, PipelineValidationError, Problem
 from orchestra_local.expressions import TEMPLATE, Scope, evaluate_template, names_used
-from orchestra_local.integrations import local_integration
+from orchestra_local.integrations import is_local
 from orchestra_local.spec.limits import MAX_MATRIX_VALUES
 from orchestra_local.spec.models import Configuration, Matrix, Pipeline, Task, TaskGroup
 
@@ -206,7 +206,7 @@ def build_plan(pipeline: Pipeline, scope: Scope) -> Plan:
                 task=tasks[tid],
                 depends_on=tuple(in_group[tid]),
                 configuration=effective_configuration(pipeline.configuration, tasks[tid].configuration),
-                local=local_integration(tasks[tid].integration, tasks[tid].integration_job) is not None,
+                local=is_local(tasks[tid].integration, tasks[tid].integration_job),
             )
             for tid in topological_order(in_group)
         )

@@ -8,10 +8,9 @@ on the way in, so secrets never reach the database whatever the caller forgot.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from orchestra_local.errors import FireTimeClaimed, StoreError
 from orchestra_local.masking import Masker
+from orchestra_local.store import LOCAL_ACCOUNT_ID, new_id, utcnow
 from orchestra_local.store.database import open_engine
 from orchestra_local.store.models import (
     AlertOutbox,
@@ -31,25 +31,12 @@ from orchestra_local.store.models import (
 from orchestra_local.store.task_processes import TaskProcessRecords
 from orchestra_local.store.ticks import TICKS, started_tick
 
-LOCAL_ACCOUNT_ID = str(uuid.UUID(int=0))
-"""``accountId`` of every local record: there is one (local) account."""
-
 PIPELINE_RUNS: Table = PipelineRun.__table__  # type: ignore[assignment]
 TASK_RUNS: Table = TaskRun.__table__  # type: ignore[assignment]
 ALERT_OUTBOX: Table = AlertOutbox.__table__  # type: ignore[assignment]
 TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
 TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
 OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """A new record id (uuid4, as Orchestra's ids)."""
-    return str(uuid.uuid4())
 
 
 class RunStore(TaskProcessRecords):
