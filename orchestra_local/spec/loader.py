@@ -30,6 +30,7 @@ from orchestra_local.spec.orchestra_lang import orchestra_problems
 from orchestra_local.spec.portability import check_portability
 from orchestra_local.spec.references import check_references
 from orchestra_local.spec.rules import check_rules
+from orchestra_local.spec.validator_cache import CACHE_FOLDER
 from orchestra_local.spec.yaml_source import locate, parse_text, problems_from_validation
 
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -75,7 +76,8 @@ class Analysis:
     problems: tuple[Problem, ...]
 
 
-def analyse_text(text: str, file: str | None = None, repo_root: Path | None = None) -> Analysis:
+def analyse_text(text: str, file: str | None = None, repo_root: Path | None = None,
+                 cache_dir: Path | None = None) -> Analysis:
     """Parse a pipeline document and run every check on it: ours and Orchestra's validator.
 
     Args:
@@ -83,6 +85,8 @@ def analyse_text(text: str, file: str | None = None, repo_root: Path | None = No
         file: The file name to put in problems, if any.
         repo_root: The repository the file belongs to, for checks of local paths (``project_dir``);
             None skips them.
+        cache_dir: Where Orchestra's validator keeps its verdicts (``validator_cache.py``); None
+            runs it every time.
 
     Raises:
         PipelineValidationError: When the text is not a YAML mapping or exceeds a limit of
@@ -102,7 +106,7 @@ def analyse_text(text: str, file: str | None = None, repo_root: Path | None = No
         ours += check_rules(model, document)
         ours += check_portability(model, repo_root, document)
     located = []
-    for problem in reconcile(ours, orchestra_problems(document)):
+    for problem in reconcile(ours, orchestra_problems(document, cache_dir)):
         if problem.line is None:
             line, column = locate(source, problem.loc)
             problem = replace(problem, file=file, line=line, column=column)
@@ -110,8 +114,10 @@ def analyse_text(text: str, file: str | None = None, repo_root: Path | None = No
     return Analysis(source=source, document=document, model=model, problems=tuple(located))
 
 
-def validate_text(text: str, file: str | None = None, repo_root: Path | None = None) -> tuple[Problem, ...]:
-    """Validate a pipeline document as ``orchestra-local validate`` does.
+def validate_text(text: str, file: str | None = None, repo_root: Path | None = None,
+                  cache_dir: Path | None = None) -> tuple[Problem, ...]:
+    """Validate a pipeline document as ``orchestra-local validate`` does (``cache_dir``: see
+    :func:`analyse_text`).
 
     Returns:
         The warnings, including what only the local runner cannot run (``blocks_run``).
@@ -120,19 +126,21 @@ def validate_text(text: str, file: str | None = None, repo_root: Path | None = N
         PipelineValidationError: With every problem, when Orchestra's validator or a rule it
             shares refuses the document, or it exceeds a limit of ``limits.py``.
     """
-    analysis = analyse_text(text, file, repo_root)
+    analysis = analyse_text(text, file, repo_root, cache_dir)
     errors = ErrorList(list(analysis.problems))
     errors.raise_if_any()
     return tuple(errors.warnings)
 
 
-def load_text(text: str, file: str | None = None, repo_root: Path | None = None) -> LoadedPipeline:
+def load_text(text: str, file: str | None = None, repo_root: Path | None = None,
+              cache_dir: Path | None = None) -> LoadedPipeline:
     """Parse and validate one pipeline document for a local run.
 
     Args:
         text: YAML (or JSON) text.
         file: The file name to put in problems, if any.
         repo_root: The repository, for checks of local paths; None skips them.
+        cache_dir: Where Orchestra's validator keeps its verdicts; None runs it every time.
 
     Returns:
         The validated pipeline, with its warnings.
@@ -143,7 +151,7 @@ def load_text(text: str, file: str | None = None, repo_root: Path | None = None)
             (``orchestra_lang.py``); also what Orchestra accepts but the local runner cannot run
             (those problems are errors here).
     """
-    analysis = analyse_text(text, file, repo_root)
+    analysis = analyse_text(text, file, repo_root, cache_dir)
     refused = blockers(analysis.problems)
     if refused or analysis.model is None:
         raise PipelineValidationError(
@@ -185,7 +193,8 @@ def validate_file(path: str | Path) -> tuple[Problem, ...]:
         PipelineValidationError: When Orchestra would refuse it, or it exceeds a limit.
     """
     path = Path(path)
-    return validate_text(_read(path), str(path), resolve_settings(path).repo_root)
+    settings = resolve_settings(path)
+    return validate_text(_read(path), str(path), settings.repo_root, settings.state_dir / CACHE_FOLDER)
 
 
 def load_file(path: str | Path) -> LoadedPipeline:
@@ -196,7 +205,8 @@ def load_file(path: str | Path) -> LoadedPipeline:
         PipelineValidationError: When it is not a valid pipeline, or the local runner cannot run it.
     """
     path = Path(path)
-    loaded = load_text(_read(path), str(path), resolve_settings(path).repo_root)
+    settings = resolve_settings(path)
+    loaded = load_text(_read(path), str(path), settings.repo_root, settings.state_dir / CACHE_FOLDER)
     return replace(loaded, path=path.resolve())
 
 
