@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -144,8 +145,11 @@ def execute(ctx: TaskContext, params: Parameters) -> TaskResult:
         raise
     env = _child_env(ctx, params) if venv is None else venv.activate(_child_env(ctx, params))
     log_path = ctx.log_path("command" if params.source == "GIT" else "inline")
-    with tempfile.TemporaryDirectory(prefix="orchestra-inline-") as private:
+    # Only inline code needs a private folder; a command runs without one (saves a mkdtemp and an
+    # rmtree per task, ~0.6 ms).
+    with tempfile.TemporaryDirectory(prefix="orchestra-inline-") if params.source == "INLINE" else nullcontext() as private:
         if params.source == "INLINE":
+            assert private is not None
             # The code as substituted may hold secrets: it runs from a private temporary file, and
             # the artifact kept under the state directory is the masked copy.
             script = Path(private) / "inline.py"
