@@ -94,12 +94,13 @@ def deliver_run_alerts(store: RunStore, workspace: Workspace, pipeline_run_id: s
 
     Those still failing after :data:`RUN_DRAIN_SECONDS` stay owed: ``serve`` or ``alerts deliver`` sends them.
     """
-    from orchestra_local.alerts.delivery import Deliverer
     from orchestra_local.store.alert_outbox import list_alerts
 
     try:
         if not list_alerts(store, pipeline_run_id, limit=1):
             return
+        from orchestra_local.alerts.delivery import Deliverer  # httpx, smtplib: only when alerts are owed
+
         Deliverer(store, workspace).drain(RUN_DRAIN_SECONDS, pipeline_run_id)
         states = Counter(row["state"] for row in list_alerts(store, pipeline_run_id, limit=1000))
     except OrchestraLocalError as exc:  # the run's outcome stands; its alerts stay owed in the outbox
