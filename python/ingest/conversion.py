@@ -23,7 +23,8 @@ def cast_array(array: pa.Array, target: pa.DataType) -> pa.Array:
 
     Binary input is raw text from a driver: it is decoded as UTF-8 first. Arrow has no direct
     cast from text to ``time64``; such values are parsed as timestamps on 1970-01-01 and the
-    time of day is kept.
+    time of day is kept. Integers (SQLite's whole-number decimals, as ADBC infers them) reach a
+    narrow decimal through ``decimal128(38, scale)``.
 
     Args:
         array: Values in their wire type.
@@ -45,6 +46,10 @@ def cast_array(array: pa.Array, target: pa.DataType) -> pa.Array:
     if pa.types.is_time(target) and pa.types.is_string(array.type):
         on_epoch = pc.binary_join_element_wise(_EPOCH_DATE_PREFIX, array, "")
         return pc.cast(pc.cast(on_epoch, pa.timestamp("us")), target)
+    if pa.types.is_integer(array.type) and pa.types.is_decimal(target) and target.precision < 38:
+        # Arrow wants room for every int64 digit; go through the widest decimal, then narrow
+        # (a safe cast: a value that does not fit still fails).
+        array = pc.cast(array, pa.decimal128(38, target.scale))
     return pc.cast(array, target)
 
 

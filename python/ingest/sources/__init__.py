@@ -18,6 +18,7 @@ from ingest.sources.postgres_cdc import POSTGRES_CDC
 from ingest.sources.rest.kind import REST
 from ingest.sources.salesforce import add_salesforce_options, open_salesforce
 from ingest.sources.sql import SqlSource
+from ingest.sources.sql_reader import Reader
 
 __all__ = ["SOURCES", "CursorFilter", "Source", "SourceTable", "open_source"]
 
@@ -38,6 +39,23 @@ def _sql_options(group: OptionGroup) -> None:
         "query's result (PostgreSQL, MySQL/MariaDB, SQLite)",
     )
     group.add(
+        "--reader",
+        choices=[reader.value for reader in Reader],
+        default=Reader.AUTO.value,
+        help="how tables are read: duckdb-scanner (DuckDB's PostgreSQL/SQLite scanners, parallel; "
+        "into a DuckDB warehouse without a staging file), adbc (ADBC drivers for PostgreSQL/SQLite), "
+        "sqlalchemy (any database); auto (default) takes the first that can read the table and logs "
+        "the choice",
+    )
+    group.add(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="connections/threads the duckdb-scanner reader splits a table over (PostgreSQL ctid "
+        "page ranges in one shared snapshot, SQLite rowid ranges; default: one per core, used "
+        "when the table is large enough)",
+    )
+    group.add(
         "--source-url-env",
         default=DEFAULT_SOURCE_URL_ENV,
         metavar="VAR",
@@ -48,7 +66,8 @@ def _sql_options(group: OptionGroup) -> None:
 
 def _sql(options: Mapping[str, Any], environ: Mapping[str, str]) -> Source:
     url = url_from_env(options["source_url_env"], "the source database", environ)
-    return SqlSource(url, options["schema"], options["query"])
+    return SqlSource(url, options["schema"], options["query"], reader=Reader(options["reader"]),
+                     parallel=options["parallel"])
 
 
 SOURCES: Mapping[str, Kind[Source]] = {

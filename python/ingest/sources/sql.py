@@ -1,21 +1,24 @@
-"""The SQL source: any database SQLAlchemy can reflect, read with a streaming DBAPI cursor.
+"""The SQL source: any database SQLAlchemy can reflect, read by the fastest reader that fits.
 
 Tables are reflected with SQLAlchemy (column types and the declared primary key); a custom
-SELECT (``--query``) is described by :mod:`ingest.sources.sql_query` instead. The SELECT is
-compiled by SQLAlchemy for the dialect (:mod:`ingest.sources.sql_select`); rows are fetched with
-``fetchmany`` from a streaming cursor (see :mod:`ingest.sources.sql_drivers`) and converted to
-Arrow column-wise.
+SELECT (``--query``) is described by :mod:`ingest.sources.sql_query` instead. Rows are read by one
+of three readers (:mod:`ingest.sources.sql_reader`, ``--reader``): DuckDB's scanners, ADBC, or
+the ``sqlalchemy`` reader here, which compiles the SELECT for the dialect
+(:mod:`ingest.sources.sql_select`), fetches rows with ``fetchmany`` from a streaming cursor (see
+:mod:`ingest.sources.sql_drivers`) and converts them to Arrow column-wise.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -24,10 +27,17 @@ from worker_kit.connection import describe_url
 
 from ingest.background import iterate_in_background
 from ingest.conversion import BatchConverter
-from ingest.errors import SourceConnectionError, SourceError, TableNotFoundError, UsageError
+from ingest.errors import (
+    SourceConnectionError,
+    SourceError,
+    TableNotFoundError,
+    UsageError,
+)
+from ingest.sources import sql_adbc, sql_scanner
 from ingest.sources.base import CursorFilter, SourceTable
 from ingest.sources.sql_drivers import fetch_ahead, open_streaming_cursor, wire_type
 from ingest.sources.sql_query import QUERY_DIALECTS, describe_query, normalise_query
+from ingest.sources.sql_reader import Reader, ReaderChoice, choose_reader
 from ingest.sources.sql_select import (
     SqlColumn,
     compile_select,
@@ -36,6 +46,7 @@ from ingest.sources.sql_select import (
 )
 from ingest.type_mapping import column_type
 
+logger = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
@@ -67,6 +78,9 @@ class SqlSource:
         snapshot: PostgreSQL only: an exported snapshot's name (``pg_export_snapshot()`` or a
             replication slot's ``EXPORT_SNAPSHOT``); every read then sees the database as of that
             snapshot (``REPEATABLE READ`` with ``SET TRANSACTION SNAPSHOT``).
+        reader: ``--reader``: which reader reads (see :mod:`ingest.sources.sql_reader`).
+        parallel: ``--parallel``: DuckDB threads (and PostgreSQL connections) of the
+            ``duckdb-scanner`` reader; None for one per core.
 
     Raises:
         UsageError: If ``query`` is combined with ``schema``, is empty, or the database is not
@@ -75,7 +89,7 @@ class SqlSource:
     """
 
     def __init__(self, url: URL, schema: str | None = None, query: str | None = None,
-                 snapshot: str | None = None) -> None:
+                 snapshot: str | None = None, reader: Reader = Reader.AUTO, parallel: int | None = None) -> None:
         if query is not None:
             query = _checked_query(url, schema, query)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -89,8 +103,15 @@ class SqlSource:
         if snapshot is not None and not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?", snapshot):
             raise UsageError(f"not an exported snapshot's name: {snapshot!r}")
         self._snapshot = snapshot
+        if parallel is not None and parallel < 1:
+            raise UsageError(f"--parallel must be at least 1, got {parallel}")
+        self._reader = reader
+        self._parallel = parallel
+        self._logged_choices: set[tuple[str, Reader]] = set()
         self._engine = sa.create_engine(url, poolclass=sa.NullPool)
         self._columns: dict[str, list[SqlColumn]] = {}
+
+    fixed_schema = True  # batches have exactly the described schema (a destination may stream them)
 
     def list_tables(self) -> list[str]:
         """Names of the tables and views in the source schema, sorted.
@@ -166,13 +187,25 @@ class SqlSource:
             SourceConnectionError: If the connection drops.
             SourceError: If the database rejects the query.
         """
-        wanted = set(table.schema.names)
-        columns = [c for c in self._columns[table.name] if c.name in wanted]
+        columns = self._selected(table)
+        choice = self.reader_for(table)
+        if choice.reader is Reader.DUCKDB_SCANNER:
+            batches = sql_scanner.read_batches(self._scan_plan(table, columns, cursor), table.schema, batch_size)
+            with self._errors_mapped(f"reading {table.name!r}"), contextlib.closing(batches):
+                yield from batches
+            return
         relation = (
             table_relation(table.name, self._schema, columns)
             if self._query is None
             else query_relation(self._query, columns)
         )
+        if choice.reader is Reader.ADBC:
+            dialect = sql_adbc.adbc_dialect(self._engine.dialect)
+            statement, parameters = compile_select(dialect, relation, columns, cursor)
+            batches = sql_adbc.read_batches(self._url, statement, parameters, table.schema, batch_size)
+            with self._errors_mapped(f"reading {table.name!r}"), contextlib.closing(batches):
+                yield from batches
+            return
         statement, parameters = compile_select(self._engine.dialect, relation, columns, cursor)
         converter = BatchConverter(
             table.schema, [wire_type(self._engine.dialect, c.read.arrow_type) for c in columns]
@@ -201,6 +234,43 @@ class SqlSource:
         with self._errors_mapped(f"reading {table.name!r}"), contextlib.closing(rows_ahead):
             for rows in rows_ahead:
                 yield converter.convert(rows)
+
+    def reader_for(self, table: SourceTable) -> ReaderChoice:
+        """The reader that reads ``table`` (as :meth:`describe` returned it, or a subset of its
+        columns); the first choice per table and reader is logged.
+
+        Raises:
+            UsageError: If ``--reader`` or ``--parallel`` cannot read this table.
+        """
+        choice = choose_reader(self._reader, self._url.get_backend_name(), self._selected(table),
+                               query=self._query is not None, snapshot=self._snapshot is not None,
+                               parallel=self._parallel)
+        if (table.name, choice.reader) not in self._logged_choices:
+            self._logged_choices.add((table.name, choice.reader))
+            logger.info("reading %s with the %s reader (%s)", table.name, choice.reader, choice.reason)
+        return choice
+
+    def scan_plan(self, table: SourceTable, cursor: CursorFilter | None) -> sql_scanner.ScanPlan | None:
+        """The read as DuckDB SQL when the ``duckdb-scanner`` reader reads it, else None.
+
+        A DuckDB destination runs the plan inside its load transaction instead of staging batches.
+
+        Raises:
+            UsageError: As :meth:`reader_for`.
+            SourceError: If the scanner extension is missing.
+        """
+        if self.reader_for(table).reader is not Reader.DUCKDB_SCANNER:
+            return None
+        return self._scan_plan(table, self._selected(table), cursor)
+
+    def _scan_plan(self, table: SourceTable, columns: list[SqlColumn],
+                   cursor: CursorFilter | None) -> sql_scanner.ScanPlan:
+        return sql_scanner.scan_plan(self._url, self._schema, table.name, columns, cursor, self._parallel)
+
+    def _selected(self, table: SourceTable) -> list[SqlColumn]:
+        """The described columns ``table``'s schema keeps, in order."""
+        wanted = set(table.schema.names)
+        return [c for c in self._columns[table.name] if c.name in wanted]
 
     def close(self) -> None:
         """Dispose of the engine's connections."""
@@ -235,18 +305,33 @@ class SqlSource:
             raise SourceConnectionError(self._message(action, exc.orig or exc)) from exc
         except sa.exc.SQLAlchemyError as exc:
             raise SourceError(self._message(action, exc)) from exc
+        except duckdb.ConversionException as exc:  # a value the scanner's CAST refused
+            raise sql_scanner.conversion_error(exc, f"source {describe_url(self._url)}: {action}") from exc
+        except duckdb.IOException as exc:  # the scanner could not attach or read the source
+            raise SourceConnectionError(self._message(action, exc)) from exc
+        except duckdb.Error as exc:
+            raise SourceError(self._message(action, exc)) from exc
         except Exception as exc:
-            dbapi = self._engine.dialect.dbapi
-            if dbapi is not None and isinstance(exc, dbapi.OperationalError):
-                raise SourceConnectionError(self._message(action, exc)) from exc
-            if dbapi is not None and isinstance(exc, dbapi.Error):
-                raise SourceError(self._message(action, exc)) from exc
+            for dbapi in (self._engine.dialect.dbapi, _adbc_dbapi()):
+                if dbapi is not None and isinstance(exc, dbapi.OperationalError):
+                    raise SourceConnectionError(self._message(action, exc)) from exc
+                if dbapi is not None and isinstance(exc, dbapi.Error):
+                    raise SourceError(self._message(action, exc)) from exc
             raise
 
     def _message(self, action: str, exc: BaseException) -> str:
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
         return f"source {describe_url(self._url)}: {action}: {first}"
+
+
+def _adbc_dbapi() -> Any:
+    """ADBC's DBAPI module (its exception classes), or None when ADBC is not installed."""
+    try:
+        import adbc_driver_manager.dbapi as dbapi
+    except ImportError:
+        return None
+    return dbapi
 
 
 def _checked_query(url: URL, schema: str | None, query: str) -> str:

@@ -191,3 +191,13 @@ def mariadb_database(request: pytest.FixtureRequest, mariadb_url: str) -> Iterat
         with engine.begin() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """``(url, schema)`` of an empty SQLite file or PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'source.sqlite'}", None
+    else:
+        postgres = request.getfixturevalue("postgres_schema")
+        yield postgres.url, postgres.schema

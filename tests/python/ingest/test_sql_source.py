@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -55,16 +53,6 @@ def portable_columns() -> list[sa.Column[Any]]:
         sa.Column("name", sa.String(40)),
         sa.Column("payload", sa.LargeBinary),
     ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    """``(url, schema)`` of an empty SQLite file or PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'source.sqlite'}", None
-    else:
-        postgres = request.getfixturevalue("postgres_schema")
-        yield postgres.url, postgres.schema
 
 
 def create(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
