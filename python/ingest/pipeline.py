@@ -14,15 +14,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from ingest.batches import CountedBatches
 from ingest.config import IngestConfig
 from ingest.destinations import (
     DELETED_AT_COLUMN,
     LOADED_AT_COLUMN,
     DeleteMode,
+    Destination,
     IncrementalState,
     LoadRequest,
     WriteDisposition,
@@ -40,16 +42,12 @@ from ingest.staging import ParquetStager, StagingArea
 from ingest.watermark import (
     CursorValue,
     JsonValue,
-    batch_maximum,
     cursor_value_json,
     later,
     parse_cursor_value,
 )
 
 logger = logging.getLogger(__name__)
-
-_PROGRESS_EVERY_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class IngestSummary:
@@ -122,16 +120,25 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
         incremental = None if config.window else config.incremental_cursor
         lower_bound = None if bound is None or incremental is None else bound.lower_bound
         logger.info("ingesting %s into %s (%s)", config.table, target, config.write_disposition)
+        scan = _scan_plan(source, destination, table, bound)
+        stream = None
+        if scan is None and destination.supports_streams and getattr(source, "fixed_schema", False):
+            stream = CountedBatches(source, table, config.batch_size, bound, config.incremental_cursor)
+        staging = scan is None and stream is None  # else the destination reads the source itself
         with StagingArea(destination.staging_parent()) as area:
-            staged = stage_rows(config, source, table, bound, area)
             keys_file = _stage_keys(source, table, key, config.batch_size, area) if reconciling else None
-            logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
-            watermark = later(lower_bound, staged.maximum) if incremental else None
+            if staging:
+                staged = stage_rows(config, source, table, bound, area)
+                logger.info("staged %s rows; applying them to %s", f"{staged.rows:,}", target)
+            else:
+                logger.info("reading %s straight into the load transaction of %s (no staging file)",
+                            config.table, target)
+            watermark = later(lower_bound, staged.maximum) if incremental and staging else None
             result = destination.load(
                 LoadRequest(
                     schema=config.destination_schema,
                     table=config.destination_table,
-                    staging_file=staged.file,
+                    staging_file=staged.file if staging else None,
                     write_disposition=config.write_disposition,
                     primary_key=key,
                     primary_key_unique=table.primary_key_enforced and key == table.primary_key,
@@ -140,10 +147,14 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
                     watermark=watermark,
                     deletes=deletes,
                     source_keys_file=keys_file,
+                    staged_scan=scan,
+                    staged_stream=stream,
                 )
             )
     finally:
         source.close()
+    rows_read = staged.rows if staging else result.rows_staged or 0
+    watermark = watermark if staging else result.watermark
     seconds = time.perf_counter() - started
     logger.info("wrote %s rows into %s in %.1fs", f"{result.rows_written:,}", target, seconds)
     if result.rows_deleted:
@@ -153,12 +164,22 @@ def run_ingest(config: IngestConfig, environ: Mapping[str, str] | None = None) -
         config.table,
         target,
         config.write_disposition,
-        staged.rows,
+        rows_read,
         result.rows_written,
         result.rows_deleted,
         seconds,
         watermark,
     )
+
+
+def _scan_plan(source: Source, destination: Destination, table: SourceTable,
+               bound: CursorFilter | None) -> Any:
+    """The read as DuckDB SQL, when the source's reader is DuckDB's scanner and the destination
+    runs scans in its load transaction (:attr:`LoadRequest.staged_scan`); else None (stage to Parquet)."""
+    plan = getattr(source, "scan_plan", None)
+    if plan is None or not destination.supports_scans:
+        return None
+    return plan(table, bound)
 
 
 def _stage_keys(source: Source, table: SourceTable, key: tuple[str, ...], batch_size: int,
@@ -295,41 +316,9 @@ def stage_rows(
     Raises:
         ConversionError, SourceError: As :meth:`Source.read`.
     """
-    cursor = config.incremental_cursor
-    window = bound if bound is not None and bound.upper_bound is not None else None
-    rows = 0
-    maximum: CursorValue | None = None
-    started = last_report = time.perf_counter()
-    with (
-        ParquetStager(area.path / "staged.parquet", table.schema) as stager,
-        contextlib.closing(source.read(table, config.batch_size, bound)) as batches,
-    ):
+    batches = CountedBatches(source, table, config.batch_size, bound, config.incremental_cursor)
+    with ParquetStager(area.path / "staged.parquet", table.schema) as stager:
         for batch in batches:
-            if window is not None:
-                batch = _in_window(batch, window)
-                if not batch.num_rows:
-                    continue
             stager.write(batch)
-            rows += batch.num_rows
-            if cursor is not None:
-                maximum = later(maximum, batch_maximum(batch.column(cursor)))
-            now = time.perf_counter()
-            if now - last_report >= _PROGRESS_EVERY_SECONDS:
-                rate = rows / (now - started)
-                logger.info("read %s rows (%s rows/s)", f"{rows:,}", f"{rate:,.0f}")
-                last_report = now
         path = stager.finish()
-    return StagedRows(path, rows, maximum)
-
-
-def _in_window(batch: pa.RecordBatch, window: CursorFilter) -> pa.RecordBatch:
-    """The rows of a batch with ``lower_bound <= cursor <= upper_bound`` (null cursors dropped).
-
-    The ``rest`` and ``salesforce`` sources push down only the lower bound (Salesforce lowers
-    it by ``--lookback-minutes``), so both bounds are checked here.
-    """
-    column = batch.column(window.column)
-    lower = pa.scalar(window.lower_bound, type=column.type)
-    upper = pa.scalar(window.upper_bound, type=column.type)
-    inside = pc.and_(pc.greater_equal(column, lower), pc.less_equal(column, upper))
-    return batch.filter(inside)  # a null comparison drops the row
+    return StagedRows(path, batches.rows, batches.maximum)

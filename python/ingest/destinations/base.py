@@ -7,9 +7,12 @@ the table changes and the incremental watermark is stored together, or nothing c
 from __future__ import annotations
 
 import enum
+import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingest.watermark import CursorValue
 
@@ -44,10 +47,15 @@ class LoadResult:
     Attributes:
         rows_written: Rows inserted or updated (0 when a merge found nothing changed).
         rows_deleted: Rows marked deleted (soft) or removed (hard) because their key is gone.
+        rows_staged: For a load that read the source itself (:attr:`LoadRequest.staged_scan`,
+            ``staged_stream``): the rows read; None otherwise (the caller counted them while staging).
+        watermark: For such a load of an incremental read: the watermark it stored.
     """
 
     rows_written: int
     rows_deleted: int = 0
+    rows_staged: int | None = None
+    watermark: CursorValue | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class LoadRequest:
     Attributes:
         schema: Destination schema, e.g. ``raw``.
         table: Destination table name.
-        staging_file: Parquet file holding every staged row.
+        staging_file: Parquet file holding every staged row; None when ``staged_scan`` is given.
         write_disposition: How to write the rows.
         primary_key: Key columns; required for merge.
         primary_key_unique: True when the source guarantees one row per key (a declared,
@@ -94,11 +102,20 @@ class LoadRequest:
         deleted_keys_file: Parquet file of the keys the source deleted (change data capture:
             ``--source postgres-cdc``): exactly these rows are marked or removed per ``deletes``,
             and no other; takes precedence over ``source_keys_file``.
+        staged_scan: Instead of a staging file: the source read as DuckDB SQL
+            (:class:`ingest.sources.sql_scanner.ScanPlan`), which a destination that supports
+            it (``supports_scans``) runs inside its load transaction. The destination then
+            counts the rows and, for an incremental load, stores ``later(lower_bound, largest
+            cursor value read)`` as the watermark (``watermark`` is ignored).
+        staged_stream: Instead of a staging file: the source's batches as they are read
+            (:class:`ingest.batches.CountedBatches`), which a destination that supports it
+            (``supports_streams``) copies inside its load transaction; ``watermark`` is
+            ignored as for ``staged_scan``.
     """
 
     schema: str
     table: str
-    staging_file: Path
+    staging_file: Path | None
     write_disposition: WriteDisposition
     primary_key: tuple[str, ...] = ()
     primary_key_unique: bool = False
@@ -108,6 +125,8 @@ class LoadRequest:
     deletes: DeleteMode = DeleteMode.IGNORE
     source_keys_file: Path | None = None
     deleted_keys_file: Path | None = None
+    staged_scan: Any = None
+    staged_stream: Any = None
 
 
 class Destination(Protocol):
@@ -133,6 +152,12 @@ class Destination(Protocol):
     supports_deletes: bool
     """Whether :attr:`LoadRequest.deletes` SOFT and HARD are applied (else only IGNORE is accepted)."""
 
+    supports_scans: bool
+    """Whether :attr:`LoadRequest.staged_scan` is accepted (else only staging files)."""
+
+    supports_streams: bool
+    """Whether :attr:`LoadRequest.staged_stream` is accepted (else only staging files)."""
+
     def load(self, request: LoadRequest) -> LoadResult:
         """Apply a staged load in one transaction.
 
@@ -149,3 +174,17 @@ class Destination(Protocol):
             DestinationError: If the destination rejects the load; nothing was changed.
         """
         ...
+
+
+# Fault-injection point for tests: seconds a load sleeps after applying everything and before its
+# COMMIT, having printed PAUSE_MESSAGE to stderr (a test SIGKILLs the worker there).
+PAUSE_BEFORE_COMMIT_ENV = "INGEST_PAUSE_BEFORE_COMMIT"
+PAUSE_MESSAGE = "paused before commit"
+
+
+def pause_before_commit() -> None:
+    """Sleep ``$INGEST_PAUSE_BEFORE_COMMIT`` seconds, if set (tests only; see above)."""
+    seconds = os.environ.get(PAUSE_BEFORE_COMMIT_ENV, "").strip()
+    if seconds:
+        print(PAUSE_MESSAGE, file=sys.stderr, flush=True)
+        time.sleep(float(seconds))

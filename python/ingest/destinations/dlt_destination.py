@@ -168,6 +168,8 @@ class DltDestination:
         return IncrementalState(str(stored["cursor_column"]), stored.get("watermark"))
 
     supports_deletes = False  # dlt's merge has no "keys missing from a full load" rule we could drive
+    supports_streams = False
+    supports_scans = False
 
     def load(self, request: LoadRequest) -> LoadResult:
         """Run the staged rows through a dlt pipeline: extract, normalize, load.

@@ -3,25 +3,31 @@
 DuckDB lets one process at a time open a database file for writing. Workers therefore open the
 warehouse only to read their watermark and, at the end, to apply a staged load in one
 transaction; when another worker holds the file they wait, with exponential backoff, up to the
-lock timeout.
+lock timeout. A load from DuckDB's own scanners (``--reader duckdb-scanner``) has no staging
+file: the source is read inside the load transaction, so the file is held for the read too (the
+scan is parallel and runs at the machine's speed; other workers queue behind it).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from ingest.destinations.base import IncrementalState, LoadRequest, LoadResult
+from ingest.destinations.base import IncrementalState, LoadRequest, LoadResult, pause_before_commit
 from ingest.destinations.duckdb_apply import apply_load, qualified, read_state
 from ingest.errors import DestinationError, DestinationLockedError
+from ingest.sources.sql_scanner import conversion_error
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _LOCK_MESSAGES = ("could not set lock", "conflicting lock")
 _FIRST_DELAY_SECONDS = 0.05
@@ -31,6 +37,39 @@ _MAX_DELAY_SECONDS = 2.0
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     message = str(exc).lower()
     return any(marker in message for marker in _LOCK_MESSAGES)
+
+
+def _interruptible(connection: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """Run ``work`` (statements on ``connection``) in a thread the main thread waits for.
+
+    A SIGTERM or SIGINT (``KeyboardInterrupt`` in the main thread) would otherwise wait for the
+    running statement, e.g. a scan of a large source, to finish; here it interrupts DuckDB at
+    once (``connection.interrupt()``), waits for the thread to stop and re-raises.
+
+    Raises:
+        KeyboardInterrupt: If interrupted; whatever ``work`` raises otherwise.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the main thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="duckdb-load", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        connection.interrupt()
+        thread.join()
+        raise
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 class DuckDBDestination:
@@ -72,6 +111,8 @@ class DuckDBDestination:
                 raise DestinationError(self._message("reading the watermark", exc)) from exc
 
     supports_deletes = True
+    supports_streams = False
+    supports_scans = True  # a scan is read inside the load transaction, while the file is held
 
     def load(self, request: LoadRequest) -> LoadResult:
         """Apply a staged load in one transaction.
@@ -96,8 +137,15 @@ class DuckDBDestination:
             locked = time.monotonic()
             connection.execute("BEGIN TRANSACTION")
             try:
-                result = apply_load(connection, request)
+                result = _interruptible(connection, lambda: apply_load(connection, request))
+                pause_before_commit()
                 connection.execute("COMMIT")
+            except duckdb.ConversionException as exc:
+                self._rollback(connection)
+                if request.staged_scan is None:
+                    raise DestinationError(self._message(f"loading {target}", exc)) from exc
+                # the source scan read a value its column's type cannot hold
+                raise conversion_error(exc, f"reading the source into {target}") from exc
             except duckdb.Error as exc:
                 self._rollback(connection)
                 raise DestinationError(self._message(f"loading {target}", exc)) from exc

@@ -23,7 +23,7 @@ from ingest.destinations.base import (
     WriteDisposition,
 )
 from ingest.errors import PrimaryKeyError, SchemaConflictError
-from ingest.watermark import format_cursor_value
+from ingest.watermark import CursorValue, batch_maximum, format_cursor_value, later
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +100,7 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> L
     """
     target = qualified(request.schema, request.table)
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(request.schema)}")
-    connection.execute(
-        f"CREATE OR REPLACE TEMP VIEW {_STAGED} AS "
-        f"SELECT * FROM read_parquet({_literal(str(request.staging_file))})"
-    )
+    staged_rows, watermark = _stage(connection, request)
     columns = [name for name, _ in _columns(connection, _STAGED)]
     source = _STAGED
     if request.write_disposition is WriteDisposition.MERGE:
@@ -133,8 +130,42 @@ def apply_load(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> L
                 keys = source if request.source_keys_file is None else \
                     f"read_parquet({_literal(str(request.source_keys_file))})"
                 deleted = _delete_keys(connection, target, keys, request.primary_key, request.deletes)
-    _store_state(connection, request)
-    return LoadResult(rows, deleted)
+    if request.staged_scan is not None and staged_rows is None:
+        staged_rows = rows  # a replace straight from the scan: it read what it wrote
+    _store_state(connection, request, watermark)
+    return LoadResult(rows, deleted, staged_rows, watermark if request.staged_scan is not None else None)
+
+
+def _stage(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> tuple[int | None, CursorValue | None]:
+    """Make ``_ingest_staged`` the load's rows: a view over the staging file, or the source scan.
+
+    A scan feeding a replace stays a view (the new table is written in one pass from the
+    source); any other load materialises it in a temporary table, so the duplicate-key check,
+    the merge and the watermark all see the same rows.
+
+    Returns:
+        ``(rows staged, watermark to store)``: for a scan, the rows counted (None for a replace,
+        counted by the write) and ``later(lower_bound, largest cursor value)`` for an incremental
+        load; for a staging file ``(None, request.watermark)``.
+    """
+    scan = request.staged_scan
+    if scan is None:
+        connection.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_STAGED} AS "
+            f"SELECT * FROM read_parquet({_literal(str(request.staging_file))})"
+        )
+        return None, request.watermark
+    scan.prepare(connection)
+    if request.write_disposition is WriteDisposition.REPLACE and request.cursor_column is None:
+        connection.execute(f"CREATE OR REPLACE TEMP VIEW {_STAGED} AS {scan.select}", scan.parameters or None)
+        return None, None
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {scan.select}", scan.parameters or None)
+    if request.cursor_column is None:
+        return _count(connection.execute(f"SELECT count(*) FROM {_STAGED}")), None
+    counted = connection.execute(
+        f"SELECT count(*) AS n, max({quote(request.cursor_column)}) AS m FROM {_STAGED}").fetch_arrow_table()
+    maximum = batch_maximum(counted.column("m").combine_chunks())
+    return int(counted.column("n")[0].as_py()), later(request.lower_bound, maximum)
 
 
 def _add_deleted_at(connection: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -180,7 +211,11 @@ def _unique_on_key(connection: duckdb.DuckDBPyConnection, request: LoadRequest) 
         f"{duplicates:,}",
         ", ".join(key),
     )
-    staged_rows = f"read_parquet({_literal(str(request.staging_file))}, file_row_number = true)"
+    staged_rows = (
+        f"read_parquet({_literal(str(request.staging_file))}, file_row_number = true)"
+        if request.staged_scan is None
+        else f"(SELECT *, rowid AS file_row_number FROM {_STAGED})"  # the scan's temporary table
+    )
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE {_DEDUPLICATED} AS "
         f"SELECT * EXCLUDE (file_row_number) FROM {staged_rows} "
@@ -298,7 +333,7 @@ def _merge(
     )
 
 
-def _store_state(connection: duckdb.DuckDBPyConnection, request: LoadRequest) -> None:
+def _store_state(connection: duckdb.DuckDBPyConnection, request: LoadRequest, watermark_value: CursorValue | None) -> None:
     """Record the watermark of an incremental load; a full replace forgets any old one."""
     state = qualified(request.schema, STATE_TABLE)
     if request.cursor_column is None:
@@ -313,7 +348,7 @@ def _store_state(connection: duckdb.DuckDBPyConnection, request: LoadRequest) ->
         "loads_since_reconcile INTEGER NOT NULL DEFAULT 0)"
     )
     _add_reconcile_count(connection, request.schema)
-    watermark = None if request.watermark is None else format_cursor_value(request.watermark)
+    watermark = None if watermark_value is None else format_cursor_value(watermark_value)
     connection.execute(
         f"INSERT INTO {state} (destination_table, cursor_column, watermark, updated_at, loads_since_reconcile) "
         "VALUES (?, ?, ?, now(), CASE WHEN ? THEN 0 ELSE 1 END) ON CONFLICT (destination_table) DO UPDATE SET "

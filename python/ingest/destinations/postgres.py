@@ -6,9 +6,11 @@ from ``VAR`` (default ``WAREHOUSE_POSTGRES_URL``; ``postgresql://`` or
 
 1. creates the destination schema (and ``_ingest_state`` for incremental loads) if missing, in a
    short transaction of its own, so parallel workers never race on ``CREATE ... IF NOT EXISTS``;
-2. in one transaction: copies the staging Parquet file into the table (replace) or a temporary
-   staging table (append, merge), applies it (:mod:`.postgres_apply`), stores the watermark, and
-   commits.
+2. in one transaction: copies the rows into the table (replace) or a temporary staging table
+   (append, merge), applies them (:mod:`.postgres_apply`), stores the watermark, and commits. The
+   rows come from the staging Parquet file, or for the ``sql`` source straight from the read
+   (:attr:`LoadRequest.staged_stream`): the source is read while the server copies, with no
+   staging file.
 
 A worker killed before the commit leaves the table as it was: PostgreSQL rolls back the open
 transaction when the connection drops, and the temporary table vanishes with the session.
@@ -30,7 +32,13 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import URL
 from worker_kit.connection import describe_url, url_from_env
 
-from ingest.destinations.base import Destination, IncrementalState, LoadRequest, LoadResult
+from ingest.destinations.base import (
+    Destination,
+    IncrementalState,
+    LoadRequest,
+    LoadResult,
+    pause_before_commit,
+)
 from ingest.destinations.postgres_apply import apply_load, prepare_schema, read_state
 from ingest.destinations.postgres_types import postgres_columns
 from ingest.errors import ConfigError, DestinationError
@@ -80,6 +88,8 @@ class PostgresDestination:
         return None if found is None else IncrementalState(*found)
 
     supports_deletes = True
+    supports_streams = True
+    supports_scans = False
 
     def load(self, request: LoadRequest) -> LoadResult:
         """Copy the staged rows and apply them in one transaction.
@@ -98,7 +108,8 @@ class PostgresDestination:
             DestinationError: If PostgreSQL rejects the load or cannot be reached. In every
                 case the transaction is rolled back and the table is left as it was.
         """
-        columns = postgres_columns(pq.read_schema(request.staging_file))
+        stream = request.staged_stream
+        columns = postgres_columns(stream.schema if stream is not None else pq.read_schema(request.staging_file))
         target = self.describe_table(request.schema, request.table)
         started = time.monotonic()
         with self._connection(f"loading {target}") as connection:
@@ -106,6 +117,7 @@ class PostgresDestination:
                 prepare_schema(cursor, request.schema, with_state=request.cursor_column is not None)
             with connection.transaction(), connection.cursor() as cursor:
                 result = apply_load(cursor, request, columns)
+                pause_before_commit()
         logger.info("applied and committed %s in %.1fs", target, time.monotonic() - started)
         return result
 

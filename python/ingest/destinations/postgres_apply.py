@@ -33,11 +33,11 @@ from ingest.destinations.base import (
     LoadResult,
     WriteDisposition,
 )
-from ingest.destinations.postgres_copy import copy_parquet
+from ingest.destinations.postgres_copy import copy_batches, copy_parquet
 from ingest.destinations.postgres_deletes import apply_deletes, key_match
 from ingest.destinations.postgres_types import PostgresColumn
 from ingest.errors import PrimaryKeyError, SchemaConflictError
-from ingest.watermark import format_cursor_value
+from ingest.watermark import CursorValue, format_cursor_value, later
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
     deleted = 0
     if request.write_disposition is WriteDisposition.REPLACE:
         _empty_for_replace(cursor, request, columns, existing)
-        rows = copy_parquet(cursor, target, names, request.staging_file)
+        rows = _copy(cursor, target, names, request)
     else:
         merge = request.write_disposition is WriteDisposition.MERGE
         _stage(cursor, request, columns, numbered=merge and not request.primary_key_unique)
@@ -153,8 +153,20 @@ def apply_load(cursor: Any, request: LoadRequest, columns: Sequence[PostgresColu
             deleted = apply_deletes(cursor, target, source, request, columns)
         else:
             rows = _append(cursor, target, names, request)
-    _store_state(cursor, request)
-    return LoadResult(rows, deleted)
+    stream = request.staged_stream
+    if stream is None:
+        _store_state(cursor, request, request.watermark)
+        return LoadResult(rows, deleted)
+    watermark = later(request.lower_bound, stream.maximum) if request.cursor_column else None
+    _store_state(cursor, request, watermark)
+    return LoadResult(rows, deleted, stream.rows, watermark)
+
+
+def _copy(cursor: Any, table: sql.Composable, names: Sequence[str], request: LoadRequest) -> int:
+    """Copy the load's rows (the staging file, or the source's batches as they are read) into ``table``."""
+    if request.staged_stream is not None:
+        return copy_batches(cursor, table, request.staged_stream.schema, request.staged_stream)
+    return copy_parquet(cursor, table, names, request.staging_file)
 
 
 def _create(
@@ -198,7 +210,7 @@ def _empty_for_replace(
 def _stage(
     cursor: Any, request: LoadRequest, columns: Sequence[PostgresColumn], numbered: bool
 ) -> None:
-    """Copy the staging file into a temporary table dropped at commit."""
+    """Copy the load's rows into a temporary table dropped at commit."""
     definitions = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in columns]
     if numbered:
         definitions.append(
@@ -209,7 +221,7 @@ def _stage(
             _STAGED, sql.SQL(", ").join(definitions)
         )
     )
-    copy_parquet(cursor, _STAGED, [c.name for c in columns], request.staging_file)
+    _copy(cursor, _STAGED, [c.name for c in columns], request)
 
 
 def _add_new_columns(
@@ -355,7 +367,7 @@ def _merge(
     return updated + int(cursor.rowcount)
 
 
-def _store_state(cursor: Any, request: LoadRequest) -> None:
+def _store_state(cursor: Any, request: LoadRequest, watermark_value: CursorValue | None) -> None:
     """Record the watermark of an incremental load; a full replace forgets any old one."""
     state = sql.Identifier(request.schema, STATE_TABLE)
     if request.cursor_column is None:
@@ -367,7 +379,7 @@ def _store_state(cursor: Any, request: LoadRequest) -> None:
                 (request.table,),
             )
         return
-    watermark = None if request.watermark is None else format_cursor_value(request.watermark)
+    watermark = None if watermark_value is None else format_cursor_value(watermark_value)
     cursor.execute(
         sql.SQL(
             "INSERT INTO {} AS s (destination_table, cursor_column, watermark, updated_at, loads_since_reconcile) "
