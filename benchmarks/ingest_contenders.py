@@ -1,17 +1,22 @@
 r"""The reference loads the ingestion benchmark compares our worker with, one per subprocess.
 
-  floor  a bare fetch of every row through the same DBAPI driver (fetchmany loop, nothing
-         else): the fastest any Python ingestion over that driver can be.
+  cursor-fetch  a bare fetch of every row through the SQLAlchemy driver's cursor (fetchmany loop,
+         nothing else; builds the driver's Python objects): the floor of a DBAPI-based reader.
+  adbc-fetch    a bare fetch of every row as Arrow batches through the ADBC driver (nothing else).
+  scanner       DuckDB's own sqlite/postgres scanner into ``warehouse.duckdb`` in ``--work-dir``
+         (``CREATE TABLE AS SELECT``), decimal columns cast to the source's declared
+         ``DECIMAL(p,s)`` (SQLite's scanner alone lands DOUBLE).
+  adbc-duckdb   the ADBC driver's Arrow stream into ``warehouse.duckdb``, with the same casts.
   dlt    dlt's ``sql_database`` source (``sql_table``) with the ``pyarrow`` or the
          ``sqlalchemy`` backend (``--backend``), into ``warehouse.duckdb`` in ``--work-dir``
          or, with ``--postgres-url-env``, a PostgreSQL schema (``--dataset``; loaded with COPY
          from CSV files, the fastest format dlt's postgres destination takes), with the same
          write disposition as the worker run. dlt's pipeline state goes to ``--work-dir``.
 
-Each prints one JSON line ``{"rows": N}`` on success. Run by ``ingest_throughput.py``; by hand:
+Each prints one JSON line ``{"rows": N}`` on success (rows fetched or landed). Run by ``ingest_throughput.py``; by hand:
 
   BENCH_URL=sqlite:///.orchestra_local/bench/tpch_sf1.sqlite \
-      python benchmarks/ingest_contenders.py floor --url-env BENCH_URL --table lineitem
+      python benchmarks/ingest_contenders.py cursor-fetch --url-env BENCH_URL --table lineitem
   python benchmarks/ingest_contenders.py dlt --backend sqlalchemy --url-env BENCH_URL \
       --table lineitem --work-dir /tmp/bench
 """
@@ -77,6 +82,104 @@ def fetch_floor(url: URL, schema: str | None, table: str, batch_size: int) -> in
     finally:
         connection.close()
         engine.dispose()
+
+
+def _duckdb_extension(backend: str) -> str:
+    """The scanner extension file the worker's requirements ship (no download)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+    from ingest.sources.sql_scanner import extension_path
+
+    return str(extension_path(backend))
+
+
+def _decimal_casts(url: URL, schema: str | None, table: str) -> list[tuple[str, str | None]]:
+    """``(column, DuckDB cast or None)`` per column: declared NUMERIC(p,s) columns get DECIMAL(p,s)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        columns = sa.inspect(engine).get_columns(table, schema)
+    finally:
+        engine.dispose()
+    casts = []
+    for column in columns:
+        kind = column["type"]
+        exact = isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float) and kind.precision
+        casts.append((column["name"], f"DECIMAL({kind.precision}, {kind.scale or 0})" if exact else None))
+    return casts
+
+
+def _select_list(casts: list[tuple[str, str | None]]) -> str:
+    return ", ".join(f'CAST("{name}" AS {cast}) AS "{name}"' if cast else f'"{name}"' for name, cast in casts)
+
+
+def load_with_scanner(url: URL, schema: str | None, table: str, work_dir: Path) -> int:
+    """DuckDB's own scanner into a fresh DuckDB file; rows landed."""
+    import duckdb
+
+    backend = url.get_backend_name()
+    connection = duckdb.connect(str(work_dir / "warehouse.duckdb"), config={"preserve_insertion_order": False})
+    try:
+        connection.load_extension(_duckdb_extension(backend))
+        if backend == "sqlite":
+            connection.execute(f"ATTACH '{url.database}' AS src (TYPE sqlite, READ_ONLY)")
+            relation = f'src."{table}"'
+        else:
+            libpq = f"host={url.host} port={url.port or 5432} dbname={url.database} user={url.username}"
+            connection.execute(f"ATTACH '{libpq}' AS src (TYPE postgres, READ_ONLY)")
+            relation = f'src."{schema or "public"}"."{table}"'
+        select = _select_list(_decimal_casts(url, schema, table))
+        connection.execute("CREATE SCHEMA raw")
+        connection.execute(f'CREATE TABLE raw."{table}" AS SELECT {select} FROM {relation}')
+        return int(connection.execute(f'SELECT count(*) FROM raw."{table}"').fetchone()[0])
+    finally:
+        connection.close()
+
+
+def _adbc_cursor(url: URL, schema: str | None, table: str):  # noqa: ANN202 - an ADBC DBAPI cursor
+    """An ADBC cursor that has run ``SELECT * FROM <table>``."""
+    if url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as driver
+
+        connection = driver.connect(str(url.database))
+        cursor = connection.cursor()
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_SIZE)})
+        cursor.execute(f'SELECT * FROM "{table}"')
+    else:
+        import adbc_driver_postgresql.dbapi as driver
+
+        connection = driver.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        cursor = connection.cursor()
+        cursor.execute(f'SELECT * FROM "{schema or "public"}"."{table}"')
+    return cursor
+
+
+def fetch_adbc(url: URL, schema: str | None, table: str) -> int:
+    """Fetch every row as Arrow batches through ADBC and discard them; rows fetched."""
+    cursor = _adbc_cursor(url, schema, table)
+    return sum(batch.num_rows for batch in cursor.fetch_record_batch())
+
+
+def load_with_adbc(url: URL, schema: str | None, table: str, work_dir: Path) -> int:
+    """ADBC's Arrow stream into a fresh DuckDB file, decimals cast; rows landed."""
+    import duckdb
+    import pyarrow as pa
+
+    cursor = _adbc_cursor(url, schema, table)
+    batches = cursor.fetch_record_batch()
+    # ADBC hands PostgreSQL numerics over as text in an extension type; DuckDB reads its storage.
+    plain = pa.schema([pa.field(f.name, f.type.storage_type if isinstance(f.type, pa.ExtensionType) else f.type)
+                       for f in batches.schema])
+    stream = pa.RecordBatchReader.from_batches(plain, (
+        pa.RecordBatch.from_arrays([c.storage if isinstance(c.type, pa.ExtensionType) else c for c in b.columns],
+                                   schema=plain) for b in batches))
+    connection = duckdb.connect(str(work_dir / "warehouse.duckdb"), config={"preserve_insertion_order": False})
+    try:
+        connection.register("adbc_stream", stream)
+        connection.execute("CREATE SCHEMA raw")
+        select = _select_list(_decimal_casts(url, schema, table))
+        connection.execute(f'CREATE TABLE raw."{table}" AS SELECT {select} FROM adbc_stream')
+        return int(connection.execute(f'SELECT count(*) FROM raw."{table}"').fetchone()[0])
+    finally:
+        connection.close()
 
 
 @dataclass(frozen=True)
@@ -157,21 +260,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("contender", choices=["floor", "dlt"])
+    parser.add_argument("contender", choices=["cursor-fetch", "adbc-fetch", "scanner", "adbc-duckdb", "dlt"])
     parser.add_argument("--url-env", required=True, help="variable holding the source URL")
     parser.add_argument("--schema")
     parser.add_argument("--table", required=True)
     parser.add_argument("--backend", choices=["pyarrow", "sqlalchemy"], default="pyarrow",
                         help="dlt table backend (dlt only; default: pyarrow)")  # fmt: skip
-    parser.add_argument("--work-dir", type=Path, help="dlt's state and DuckDB file (dlt only)")
+    parser.add_argument("--work-dir", type=Path, help="the DuckDB file (and dlt's state)")
     parser.add_argument("--postgres-url-env", metavar="VAR",
                         help="variable holding the PostgreSQL URL to load instead (dlt only)")  # fmt: skip
     parser.add_argument("--dataset", default="raw", help="destination schema (dlt only)")
     parser.add_argument("--write-disposition", default="replace", help="(dlt only)")
     args = parser.parse_args(argv)
     url = source_url(args.url_env)
-    if args.contender == "floor":
+    if args.contender == "cursor-fetch":
         rows = fetch_floor(url, args.schema, args.table, BATCH_SIZE)
+    elif args.contender == "adbc-fetch":
+        rows = fetch_adbc(url, args.schema, args.table)
+    elif args.contender in ("scanner", "adbc-duckdb"):
+        if args.work_dir is None:
+            parser.error(f"{args.contender} needs --work-dir")
+        load = load_with_scanner if args.contender == "scanner" else load_with_adbc
+        rows = load(url, args.schema, args.table, args.work_dir)
     else:
         if args.work_dir is None:
             parser.error("dlt needs --work-dir")

@@ -1,18 +1,27 @@
 r"""Ingestion throughput: TPC-H lineitem from SQLite and PostgreSQL into DuckDB and PostgreSQL.
 
 For each source, runs in turn (each in its own subprocess, repeated, interleaved):
-  floor                 a bare fetchmany loop over the same driver (ingest_contenders.py floor)
+  cursor-fetch          a bare fetchmany loop over the SQLAlchemy driver (ingest_contenders.py)
+  adbc-fetch            a bare fetch of Arrow batches through the ADBC driver
+  scanner               DuckDB's own sqlite/postgres scanner into a fresh DuckDB file, decimals cast
+  adbc-duckdb           ADBC's Arrow stream into a fresh DuckDB file, decimals cast
   worker                our worker, exactly as Orchestra runs it: python -m ingest in python/,
-                        into a fresh DuckDB file
-  worker-postgres       the same with --destination postgres, into a fresh PostgreSQL schema
+                        into a fresh DuckDB file (--reader auto)
+  worker-adbc           the same with --reader adbc (staged to Parquet)
+  worker-sqlalchemy     the same with --reader sqlalchemy (staged to Parquet)
+  worker-postgres       --destination postgres (--reader auto), into a fresh PostgreSQL schema
+  worker-postgres-sqlalchemy  the same with --reader sqlalchemy
   dlt-pyarrow           dlt's sql_database source, pyarrow backend, into a fresh DuckDB file
   dlt-sqlalchemy        the same with dlt's default sqlalchemy backend (slow: one run only,
-                        see --single-run)
+                        see --single-run; not in the default list)
   dlt-pyarrow-postgres  dlt, pyarrow backend, into a fresh PostgreSQL schema (COPY from CSV)
 and reports wall time (interpreter start to exit), rows/s and the child's peak RSS
 (ru_maxrss from os.wait4). Every load goes into a fresh warehouse with write disposition
-replace and must land exactly the source's row count. The PostgreSQL destination is the
-server the PostgreSQL source lives on (TEST_POSTGRES_URL): on one machine they share the CPUs.
+replace and is checked: exactly the source's row count, the exact sum of --check-column
+(a DECIMAL column) and that column's type as landed. "x fastest" compares with the fastest
+contender of the same run that landed the table correctly (fetch-only contenders land nothing).
+The PostgreSQL destination is the server the PostgreSQL source lives on (TEST_POSTGRES_URL): on
+one machine they share the CPUs.
 
 Sources are generated once with python -m tpch_source and cached under the work directory
 (SQLite file) and in PostgreSQL (schema bench_tpch_sf<SF>).
@@ -36,6 +45,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,8 +59,11 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 URL_VARIABLE = "BENCH_SOURCE_URL"
 DESTINATION_URL_VARIABLE = "BENCH_DESTINATION_URL"
 CONTENDERS = (
-    "floor", "worker", "worker-postgres", "dlt-pyarrow", "dlt-sqlalchemy", "dlt-pyarrow-postgres"
+    "cursor-fetch", "adbc-fetch", "scanner", "adbc-duckdb", "worker", "worker-adbc", "worker-sqlalchemy",
+    "worker-postgres", "worker-postgres-sqlalchemy", "dlt-pyarrow", "dlt-sqlalchemy", "dlt-pyarrow-postgres",
 )  # fmt: skip
+DEFAULT_CONTENDERS = tuple(c for c in CONTENDERS if c != "dlt-sqlalchemy")  # 20+ minutes per run at SF 1
+FETCH_ONLY = ("cursor-fetch", "adbc-fetch")
 
 
 @dataclass(frozen=True)
@@ -110,18 +123,71 @@ def contender_command(
     if contender.startswith("worker"):
         command = [sys.executable, "-m", "ingest", "--source", "sql", *schema, "--table", table,
                    "--write-disposition", "replace", "--quiet"]  # fmt: skip
-        if contender == "worker-postgres":
+        reader = contender.rsplit("-", 1)[-1]
+        if reader in ("adbc", "sqlalchemy"):
+            command += ["--reader", reader]
+        if contender.startswith("worker-postgres"):
             command += ["--destination", "postgres", "--destination-url-env",
                         DESTINATION_URL_VARIABLE, "--destination-schema", destination_schema]  # fmt: skip
         return command
-    command = [sys.executable, str(CONTENDERS_SCRIPT), contender.split("-")[0], "--url-env",
-               URL_VARIABLE, *schema, "--table", table]  # fmt: skip
+    name = "dlt" if contender.startswith("dlt-") else contender
+    command = [sys.executable, str(CONTENDERS_SCRIPT), name, "--url-env", URL_VARIABLE, *schema,
+               "--table", table]  # fmt: skip
+    if contender in ("scanner", "adbc-duckdb"):
+        command += ["--work-dir", str(run_dir)]
     if contender.startswith("dlt-"):
         command += ["--backend", contender.split("-")[1], "--work-dir", str(run_dir)]
         if contender.endswith("-postgres"):
             command += ["--postgres-url-env", DESTINATION_URL_VARIABLE,
                         "--dataset", destination_schema]  # fmt: skip
     return command
+
+
+def lands_in_postgres(contender: str) -> bool:
+    """Whether a contender loads a PostgreSQL schema (else a DuckDB file, or nothing)."""
+    return contender.endswith("-postgres") or contender.startswith("worker-postgres")
+
+
+def expected_sum(source: Source, table: str, column: str) -> Decimal:
+    """The exact sum of a two-decimal column in the source (SQLite stores REALs: summed in cents)."""
+    engine = sa.create_engine(source.url, poolclass=sa.NullPool)
+    name = f'"{source.schema}"."{table}"' if source.schema else f'"{table}"'
+    try:
+        with engine.connect() as connection:
+            if source.name == "sqlite":
+                cents = connection.execute(sa.text(f'SELECT sum(CAST(round("{column}" * 100) AS INTEGER)) FROM {name}'))
+                return Decimal(int(cents.scalar_one())) / 100
+            return Decimal(str(connection.execute(sa.text(f'SELECT sum("{column}") FROM {name}')).scalar_one()))
+    finally:
+        engine.dispose()
+
+
+def landed_check(contender: str, run_dir: Path, destination_schema: str, postgres_url: str, table: str,
+                 column: str) -> tuple[Decimal | None, str | None]:
+    """``(exact sum of column, its type)`` in the table a contender landed; (None, None) if it lands nothing."""
+    if contender in FETCH_ONLY:
+        return None, None
+    if lands_in_postgres(contender):
+        engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+        try:
+            with engine.connect() as connection:
+                total = connection.execute(sa.text(f'SELECT sum("{column}")::text FROM "{destination_schema}"."{table}"'))
+                kind = connection.execute(sa.text(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+                    "AND attname = :c"), {"t": f'"{destination_schema}"."{table}"', "c": column})
+                return Decimal(total.scalar_one()), str(kind.scalar_one())
+        finally:
+            engine.dispose()
+    import duckdb
+
+    connection = duckdb.connect(str(run_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        total, = connection.execute(f'SELECT CAST(sum("{column}") AS VARCHAR) FROM raw."{table}"').fetchone()
+        kind, = connection.execute(f"SELECT data_type FROM information_schema.columns WHERE table_schema = 'raw' "
+                                   f"AND table_name = '{table}' AND column_name = '{column}'").fetchone()
+        return Decimal(total), str(kind)
+    finally:
+        connection.close()
 
 
 def rows_landed(contender: str, stdout: str) -> int:
@@ -146,7 +212,7 @@ def drop_schemas(postgres_url: str, prefix: str) -> None:
 
 
 def measure(
-    contender: str, source: Source, table: str, run_dir: Path, postgres_url: str
+    contender: str, source: Source, table: str, run_dir: Path, postgres_url: str, check_column: str
 ) -> Measurement:
     """Run one contender once in a fresh directory (and, for PostgreSQL destinations, a fresh
     schema, dropped afterwards); wall time and peak RSS of the child."""
@@ -170,17 +236,17 @@ def measure(
             )  # fmt: skip
             _, status, usage = os.wait4(process.pid, 0)
             seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
+        if process.returncode != 0:
+            error = stderr_path.read_text().strip().splitlines()[-1:] or ["no output"]
+            return Measurement(source.name, contender, seconds, 0, peak_rss, error[0])
+        total, kind = landed_check(contender, run_dir, destination_schema, postgres_url, table, check_column)
     finally:
-        if contender.endswith("-postgres"):
+        if lands_in_postgres(contender):
             drop_schemas(postgres_url, destination_schema)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
-    if process.returncode != 0:
-        error = stderr_path.read_text().strip().splitlines()[-1:] or ["no output"]
-        return Measurement(source.name, contender, seconds, 0, peak_rss, error[0])
-    return Measurement(
-        source.name, contender, seconds, rows_landed(contender, stdout_path.read_text()), peak_rss
-    )
+    return Measurement(source.name, contender, seconds, rows_landed(contender, stdout_path.read_text()), peak_rss,
+                       landed_sum=total, landed_type=kind)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,8 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--table", default="lineitem", help="table to load (default: lineitem)")
     parser.add_argument("--sources", default="sqlite,postgres", help="default: sqlite,postgres")
     parser.add_argument(
-        "--contenders", default=",".join(CONTENDERS), help=f"default: {','.join(CONTENDERS)}"
-    )
+        "--contenders", default=",".join(DEFAULT_CONTENDERS),
+        help=f"default: {','.join(DEFAULT_CONTENDERS)}; also: dlt-sqlalchemy",
+    )  # fmt: skip
+    parser.add_argument(
+        "--check-column", default="l_extendedprice",
+        help="a DECIMAL(p,2) column whose exact sum and landed type every load is checked on",
+    )  # fmt: skip
     parser.add_argument(
         "--single-run", default="dlt-sqlalchemy", metavar="CONTENDERS",
         help="contenders run in the first repetition only (default: dlt-sqlalchemy, which "
@@ -240,20 +311,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     measurements: list[Measurement] = []
     expected: dict[str, int] = {}
+    sums: dict[str, Decimal] = {}
     for source in sources:
         expected[source.name] = count_rows(source, args.table)
+        sums[source.name] = expected_sum(source, args.table, args.check_column)
         for run in range(1, args.repeat + 1):
             for contender in contenders:
                 if run > 1 and contender in single_run:
                     continue
                 run_dir = Path(tempfile.mkdtemp(dir=args.work_dir, prefix="run-"))
                 try:
-                    result = measure(contender, source, args.table, run_dir, postgres_url)
+                    result = measure(contender, source, args.table, run_dir, postgres_url, args.check_column)
                 finally:
                     shutil.rmtree(run_dir, ignore_errors=True)
                 if result.error is None and result.rows != expected[source.name]:
                     result = result.failed(f"landed {result.rows:,} rows, expected "
                                            f"{expected[source.name]:,}")  # fmt: skip
+                result = result.checked(sums[source.name])
                 measurements.append(result)
                 print(
                     f"{source.name:8} {contender:20} run {run}: {result.describe()}",
@@ -265,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- Load average (1 min) at start / end: {load_at_start:.2f} / {os.getloadavg()[0]:.2f} "
         "(other processes on the machine add noise)",
     ]
-    report = render_report(measurements, machine, args.table, args.scale_factor, expected)
+    report = render_report(measurements, machine, args.table, args.scale_factor, expected, args.check_column)
     # --- Salesforce section: measured with --salesforce-rows, else carried over unchanged ---
     salesforce, salesforce_ok = salesforce_section(args.output, args.salesforce_rows, args.repeat, args.work_dir)
     report = replace_section(report, salesforce) if salesforce else report
