@@ -147,3 +147,22 @@ def test_choice_rules_for_other_databases_queries_and_parallel() -> None:
         choose_reader(Reader.ADBC, "postgresql", [], query=False, snapshot=False, parallel=4)
     with pytest.raises(UsageError, match="--parallel 4 needs the duckdb-scanner reader, which cannot read this"):
         choose_reader(Reader.AUTO, "postgresql", [], query=True, snapshot=False, parallel=4)
+
+
+@pytest.mark.postgres
+def test_parallel_scan_of_a_table_reads_every_row_once(postgres_schema: Any) -> None:
+    """--parallel 2: DuckDB splits the table into ctid page ranges read on two connections that
+    share one snapshot (8,000 rows of 2 KB: 2,000 pages, over its 1,000 pages per task)."""
+    table = sa.Table("wide", sa.MetaData(schema=postgres_schema.schema), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("pad", sa.Text))
+    create(postgres_schema.url, table, [{"id": i, "pad": "x" * 2000} for i in range(1, 8001)])  # 4 rows per page
+    source = SqlSource(make_url(postgres_schema.url), postgres_schema.schema, reader=Reader.DUCKDB_SCANNER, parallel=2)
+    try:
+        described = source.describe("wide")
+        ids = pa.Table.from_batches(list(source.read(described, 1000, None))).column("id").to_pylist()
+    finally:
+        source.close()
+
+    assert sorted(ids) == list(range(1, 8001))
+    with pytest.raises(UsageError, match="--parallel must be at least 1"):
+        SqlSource(make_url(postgres_schema.url), parallel=0)
