@@ -7,7 +7,7 @@ r"""The reference loads the ingestion benchmark compares our worker with, one pe
          (``CREATE TABLE AS SELECT``), decimal columns cast to the source's declared
          ``DECIMAL(p,s)`` (SQLite's scanner alone lands DOUBLE).
   adbc-duckdb   the ADBC driver's Arrow stream into ``warehouse.duckdb``, with the same casts.
-  dlt    dlt's ``sql_database`` source (``sql_table``) with the ``pyarrow`` or the
+  dlt    dlt's ``sql_database`` source (``sql_table``) with the ``pyarrow``, ``connectorx`` or
          ``sqlalchemy`` backend (``--backend``), into ``warehouse.duckdb`` in ``--work-dir``
          or, with ``--postgres-url-env``, a PostgreSQL schema (``--dataset``; loaded with COPY
          from CSV files, the fastest format dlt's postgres destination takes), with the same
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url-env", required=True, help="variable holding the source URL")
     parser.add_argument("--schema")
     parser.add_argument("--table", required=True)
-    parser.add_argument("--backend", choices=["pyarrow", "sqlalchemy"], default="pyarrow",
+    parser.add_argument("--backend", choices=["pyarrow", "sqlalchemy", "connectorx"], default="pyarrow",
                         help="dlt table backend (dlt only; default: pyarrow)")  # fmt: skip
     parser.add_argument("--work-dir", type=Path, help="the DuckDB file (and dlt's state)")
     parser.add_argument("--postgres-url-env", metavar="VAR",

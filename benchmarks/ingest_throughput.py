@@ -12,6 +12,7 @@ For each source, runs in turn (each in its own subprocess, repeated, interleaved
   worker-postgres       --destination postgres (--reader auto), into a fresh PostgreSQL schema
   worker-postgres-sqlalchemy  the same with --reader sqlalchemy
   dlt-pyarrow           dlt's sql_database source, pyarrow backend, into a fresh DuckDB file
+  dlt-connectorx        the same with dlt's connectorx backend (ConnectorX reads into Arrow in Rust)
   dlt-sqlalchemy        the same with dlt's default sqlalchemy backend (slow: one run only,
                         see --single-run; not in the default list)
   dlt-pyarrow-postgres  dlt, pyarrow backend, into a fresh PostgreSQL schema (COPY from CSV)
@@ -60,7 +61,8 @@ URL_VARIABLE = "BENCH_SOURCE_URL"
 DESTINATION_URL_VARIABLE = "BENCH_DESTINATION_URL"
 CONTENDERS = (
     "cursor-fetch", "adbc-fetch", "scanner", "adbc-duckdb", "worker", "worker-adbc", "worker-sqlalchemy",
-    "worker-postgres", "worker-postgres-sqlalchemy", "dlt-pyarrow", "dlt-sqlalchemy", "dlt-pyarrow-postgres",
+    "worker-postgres", "worker-postgres-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "dlt-sqlalchemy",
+    "dlt-pyarrow-postgres",
 )  # fmt: skip
 DEFAULT_CONTENDERS = tuple(c for c in CONTENDERS if c != "dlt-sqlalchemy")  # 20+ minutes per run at SF 1
 FETCH_ONLY = ("cursor-fetch", "adbc-fetch")
