@@ -317,8 +317,9 @@ def stage_rows(
         ConversionError, SourceError: As :meth:`Source.read`.
     """
     batches = CountedBatches(source, table, config.batch_size, bound, config.incremental_cursor)
-    with ParquetStager(area.path / "staged.parquet", table.schema) as stager:
-        for batch in batches:
+    with ParquetStager(area.path / "staged.parquet", table.schema) as stager, \
+            contextlib.closing(iter(batches)) as read:  # a failed write closes the source's read
+        for batch in read:
             stager.write(batch)
         path = stager.finish()
     return StagedRows(path, batches.rows, batches.maximum)
