@@ -201,3 +201,38 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
     else:
         postgres = request.getfixturevalue("postgres_schema")
         yield postgres.url, postgres.schema
+
+
+@dataclass
+class Destination:
+    """A fresh DuckDB file or PostgreSQL schema the worker loads into."""
+
+    args: list[str]
+    env: dict[str, str]
+    rows: Callable[[str], list[tuple[Any, ...]]]  # a query with {schema} -> its rows
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def destination(request: pytest.FixtureRequest, source_db: SourceDatabase) -> Iterator[Destination]:
+    if request.param == "duckdb":
+        def duckdb_rows(query: str) -> list[tuple[Any, ...]]:
+            with duckdb.connect(str(source_db.warehouse), read_only=True) as connection:
+                return connection.execute(query.replace("{schema}", "raw")).fetchall()
+
+        yield Destination([], {}, duckdb_rows)
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    schema = f"wh_{uuid.uuid4().hex[:10]}"
+
+    def postgres_rows(query: str) -> list[tuple[Any, ...]]:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(query.replace("{schema}", schema)))]
+
+    try:
+        yield Destination(["--destination", "postgres", "--destination-schema", schema, "--destination-url-env", "WH_URL"],
+                          {"WH_URL": url}, postgres_rows)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
