@@ -245,7 +245,8 @@ def _print_run(store: RunStore, pipeline_run_id: str) -> None:
     operations: dict[str, list[dict[str, Any]]] = {}
     for op in store.list_operations(pipeline_run_id=pipeline_run_id):
         operations.setdefault(op["task_run_id"], []).append(op)
-    outputs = {tr["id"]: store.get_outputs(tr["id"]) for tr in task_runs if not tr["matrix_parent"]}
+    by_task_run = store.outputs_of_run(pipeline_run_id)
+    outputs = {tr["id"]: by_task_run.get(tr["id"], {}) for tr in task_runs if not tr["matrix_parent"]}
     stdout.print(task_run_table(task_runs, outputs, operations))
     for detail in failure_details(task_runs):
         stdout.print(detail, soft_wrap=True)

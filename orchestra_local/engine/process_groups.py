@@ -78,7 +78,7 @@ def store_recorder(store: RunStore, pipeline_run_id: str) -> ProcessRecorder:
     def record(task_run_id: str | None, attempt: int | None, pgid: int, create_time: float) -> Callable[[], None]:
         row = store.add_task_process(pipeline_run_id=pipeline_run_id, task_run_id=task_run_id, attempt=attempt,
                                      host=host, pgid=pgid, create_time=create_time)
-        return lambda: store.end_task_processes([row])
+        return lambda: store.end_task_process_later(row)
 
     return record
 

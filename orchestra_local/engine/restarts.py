@@ -108,12 +108,13 @@ def retry_from_failed(store: RunStore, pipeline_run_id: str, pipeline_id: str) -
     if original["run_status"] in ("CREATED", "RUNNING", "CANCELLING"):
         raise InvalidInputError(f"pipeline run {pipeline_run_id} is still {original['run_status']}; retry it when it ends")
     reuse: dict[NodeKey, Reused] = {}
+    outputs = store.outputs_of_run(pipeline_run_id)
     for record in store.list_task_runs(pipeline_run_id):
         if record["matrix_parent"] or record["status"] not in ("SUCCEEDED", "WARNING"):
             continue
         matrix = (record.get("run_parameters") or {}).get("matrix")
         value = next(iter(matrix.values())) if matrix else None
         key = node_key(record["task_id"], value, matrix is not None)
-        reuse[key] = Reused(TaskRunStatus(record["status"]), store.get_outputs(record["id"]),
+        reuse[key] = Reused(TaskRunStatus(record["status"]), outputs.get(record["id"], {}),
                             f"reused from pipeline run {pipeline_run_id}")
     return dict(original["run_inputs"] or {}), RunSelection(reuse=reuse)

@@ -11,9 +11,10 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from orchestra_local.errors import FireTimeClaimed, StoreError
@@ -39,6 +40,24 @@ TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
 OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
 
 
+@cache
+def update_by_id(table: Table) -> Update:
+    """``UPDATE <table> SET <the columns given at execution> WHERE id = :row_id``, built once per table.
+
+    Executed as ``connection.execute(update_by_id(T), {"row_id": id, **values})``: SQLAlchemy then
+    compiles it once per set of columns and reuses it, where a statement built with ``.values()``
+    on every call pays its construction and cache-key walk each time (~0.2 ms of a ~0.4 ms write,
+    measured on SQLite; the runner writes a task run's record several times per task).
+    """
+    return update(table).where(table.c.id == bindparam("row_id"))
+
+
+@cache
+def insert_into(table: Table) -> Insert:
+    """``INSERT INTO <table>`` of the columns given at execution, built once per table (see :func:`update_by_id`)."""
+    return insert(table)
+
+
 class RunStore(TaskProcessRecords):
     """Repository of pipeline runs, task runs, outputs, files and operations.
 
@@ -56,21 +75,32 @@ class RunStore(TaskProcessRecords):
         self.engine: Engine = open_engine(url)
         # SQLite has one writer at a time; serialising our own writes avoids busy-waiting on it.
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._init_deferred_ends()
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.engine.dispose()
+        """Write what is deferred (:meth:`end_task_process_later`), then release the database connections."""
+        try:
+            self.flush_deferred_ends()
+        finally:
+            self.engine.dispose()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """One write transaction; it also records the process ends deferred by :meth:`end_task_process_later`."""
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
+        ended = self._take_deferred_ends()
         try:
             with self.engine.begin() as connection:
+                self._write_deferred_ends(connection, ended)
                 yield connection
         except SQLAlchemyError as exc:
+            self._defer_ends_again(ended)
             raise StoreError(f"metadata store write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        except BaseException:
+            self._defer_ends_again(ended)
+            raise
         finally:
             if lock is not None:
                 lock.release()
@@ -162,7 +192,7 @@ class RunStore(TaskProcessRecords):
         that change owes in the same transaction (``orchestra_local/alerts``)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
-            connection.execute(update(PIPELINE_RUNS).where(PIPELINE_RUNS.c.id == run_id).values(**values))
+            connection.execute(update_by_id(PIPELINE_RUNS), {"row_id": run_id, **values})
             self._insert_outbox(connection, outbox)
 
     def _insert_outbox(self, connection: Connection, outbox: Sequence[Mapping[str, Any]]) -> None:
@@ -236,7 +266,7 @@ class RunStore(TaskProcessRecords):
         :meth:`update_pipeline_run`)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
-            connection.execute(update(TASK_RUNS).where(TASK_RUNS.c.id == task_run_id).values(**values))
+            connection.execute(update_by_id(TASK_RUNS), {"row_id": task_run_id, **values})
             self._insert_outbox(connection, outbox)
 
     def update_task_runs(self, task_run_ids: Iterable[str], **fields: Any) -> None:
@@ -367,6 +397,16 @@ class RunStore(TaskProcessRecords):
         rows = self.read(select(TASK_OUTPUTS).where(TASK_OUTPUTS.c.task_run_id == task_run_id))
         return {row["name"]: row["value"] for row in rows}
 
+    def outputs_of_run(self, pipeline_run_id: str) -> dict[str, dict[str, Any]]:
+        """Outputs of every task run of a pipeline run, in one query: ``{task_run_id: {name: value}}``
+        (task runs without outputs are absent)."""
+        statement = (select(TASK_OUTPUTS).join(TASK_RUNS, TASK_RUNS.c.id == TASK_OUTPUTS.c.task_run_id)
+                     .where(TASK_RUNS.c.pipeline_run_id == pipeline_run_id))
+        outputs: dict[str, dict[str, Any]] = {}
+        for row in self.read(statement):
+            outputs.setdefault(row["task_run_id"], {})[row["name"]] = row["value"]
+        return outputs
+
     def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
         """Record a log (``kind="log"``) or artifact (``kind="artifact"``) file of a task run.
 
@@ -376,7 +416,7 @@ class RunStore(TaskProcessRecords):
         values = self._masked({"task_run_id": task_run_id, "kind": kind, "filename": filename, "path": path,
                                "attempt": attempt, "created_at": utcnow()})
         with self._write() as connection:
-            connection.execute(insert(TASK_RUN_FILES).values(**values))
+            connection.execute(insert_into(TASK_RUN_FILES), values)
 
     def list_files(self, task_run_id: str, kind: str) -> list[dict[str, Any]]:
         """Files of one kind of a task run, oldest first."""

@@ -14,7 +14,7 @@ import pytest
 from orchestra_local.engine.process_groups import kill_groups, live_groups, runner_alive
 from orchestra_local.engine.runner import RunRequest, prepare_run
 from orchestra_local.engine.stale import cancel_run
-from orchestra_local.errors import InvalidInputError
+from orchestra_local.errors import InvalidInputError, StoreError
 from orchestra_local.settings import resolve_settings
 from orchestra_local.spec.loader import load_file
 from orchestra_local.store import RunStore, new_id
@@ -131,3 +131,21 @@ def test_a_retry_waits_until_no_earlier_attempt_runs(run_pipeline, task_repo: Pa
     kill_groups(finished.store, finished.store.open_task_processes(finished.run_id), grace=0.5)
     retry = prepare_run(loaded, request, settings=settings, store=finished.store)
     assert retry.pipeline_run_id != finished.run_id
+
+
+def test_a_process_end_is_written_with_the_next_write_and_kept_when_that_write_fails(store: RunStore) -> None:
+    run_id = _run(store)
+    _record(store, run_id, 1_000_001, 1.0)
+    row = store.open_task_processes(run_id)[0]["id"]
+    store.end_task_process_later(row)
+    assert [r["id"] for r in store.open_task_processes(run_id)] == [row]  # deferred: not written yet
+    with pytest.raises(StoreError):  # a failing write rolls back, and the end waits for the next one
+        store.create_pipeline_run(id=run_id, pipeline_id=new_id(), pipeline_name="p", pipeline_alias="p",
+                                  yaml_path="orchestra/p.yml")
+    assert [r["id"] for r in store.open_task_processes(run_id)] == [row]
+    store.update_pipeline_run(run_id, message="next write")
+    assert store.open_task_processes(run_id) == []
+    _record(store, run_id, 1_000_002, 2.0)
+    store.end_task_process_later(store.open_task_processes(run_id)[0]["id"])
+    store.close()  # closing writes what is deferred
+    assert RunStore(str(store.engine.url)).open_task_processes(run_id) == []

@@ -37,6 +37,8 @@ def test_a_run_is_recorded_with_its_task_runs_outputs_and_operations(run_pipelin
     assert task_runs[1]["task_parameters"]["command"] == "python task.py --name a"
     assert task_runs[2]["run_parameters"] == {"matrix": {"table": "b"}}
     assert store.get_outputs(task_runs[1]["id"])["table"] == "a"
+    assert store.outputs_of_run(finished.run_id) == {t["id"]: store.get_outputs(t["id"]) for t in task_runs[1:]}
+    assert store.open_task_processes(finished.run_id) == []  # process ends deferred to a later write: written
     assert sorted(op["operation_name"] for op in store.list_operations(pipeline_run_id=finished.run_id)) == ["a", "b"]
     assert store.list_pipeline_runs(limit=5)[0]["id"] == finished.run_id
     assert store.count_active_runs(run["pipeline_id"]) == 0
