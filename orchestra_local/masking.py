@@ -28,6 +28,7 @@ values (keys included), in file names and in files already written (:func:`scrub
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -89,6 +90,7 @@ def name_words(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name)) if w]
 
 
+@functools.lru_cache(maxsize=4096)  # the same column, key and variable names come back on every write
 def is_secret_name(name: str) -> bool:
     """Whether a variable, field or key name holds a secret (rule 1 of this module's docstring).
 
@@ -128,6 +130,8 @@ def embedded_secrets(value: str) -> list[str]:
     Returns:
         The secret parts (unfiltered; :class:`Masker` drops those :func:`maskable` rejects).
     """
+    if "=" not in value and ":" not in value:  # no URL, pair or JSON object: the common case, kept cheap
+        return []
     found: list[str] = []
     if "://" in value:
         for candidate in re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", value):
