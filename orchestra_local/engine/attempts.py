@@ -129,9 +129,13 @@ def _connection(run: RunContext, node: NodeRun) -> Connection | None:
 
 
 def _attempt(
-    run: RunContext, node: NodeRun, module: ModuleType, attempt: int, mark_running: Callable[[], None]
+    run: RunContext, node: NodeRun, module: ModuleType, attempt: int, mark_running: Callable[..., None]
 ) -> TaskResult:
-    """One attempt: resolve, take the task's pools (QUEUED while waiting), ``mark_running``, execute."""
+    """One attempt: resolve, take the task's pools (QUEUED while waiting), ``mark_running``, execute.
+
+    ``mark_running(**fields)`` records the attempt RUNNING with extra task-run ``fields`` in the same
+    write (the resolved parameters, once they are known).
+    """
     try:
         resolved = _resolve_parameters(run, node, module)
         connection = _connection(run, node)
@@ -146,7 +150,6 @@ def _attempt(
     except pydantic.ValidationError as exc:
         mark_running()
         return TaskResult(TaskRunStatus.FAILED, _parameter_error(exc, node), retryable=False)
-    run.store.update_task_run(node.task_run_id, task_parameters=resolved)
     run_dir = run.settings.runs_dir / run.pipeline_run_id / node.task_run_id
     ctx = TaskContext(
         pipeline_run_id=run.pipeline_run_id,
@@ -174,15 +177,16 @@ def _attempt(
     )
     try:
         with pools_held(run, node, ctx, params):
-            mark_running()
+            mark_running(task_parameters=resolved)
             return module.execute(ctx, params)
     except PoolWaitCancelled as exc:
+        run.store.update_task_run(node.task_run_id, task_parameters=resolved)
         return TaskResult(TaskRunStatus.CANCELLED, str(exc))
     except IntegrationError as exc:
-        mark_running()
+        mark_running(task_parameters=resolved)
         return TaskResult(TaskRunStatus.FAILED, str(exc), retryable=exc.retryable)
     except Exception as exc:  # noqa: BLE001 - an integration bug must fail the task, with its traceback kept
-        mark_running()
+        mark_running(task_parameters=resolved)
         log = ctx.log_path("runner-error")
         log.write_text(run.masker.mask(traceback.format_exc()), encoding="utf-8")
         return TaskResult(TaskRunStatus.FAILED, f"internal error in {node.task.task.integration_job}: "
@@ -202,13 +206,14 @@ def run_node(run: RunContext, node: NodeRun) -> TaskResult:
     started: list[datetime] = []  # when the first attempt started RUNNING
     marked: set[int] = set()
 
-    def mark_running() -> None:
-        """Record the current attempt RUNNING, once: when it holds its pools, or fails before it could."""
+    def mark_running(**extra: Any) -> None:
+        """Record the current attempt RUNNING (with ``extra`` fields), once: when it holds its pools, or
+        fails before it could (a second call of the same attempt writes nothing)."""
         if node.attempts in marked:
             return
         marked.add(node.attempts)
         node.status = TaskRunStatus.RUNNING
-        fields: dict[str, Any] = {"status": TaskRunStatus.RUNNING.value, "number_of_attempts": node.attempts}
+        fields: dict[str, Any] = {**extra, "status": TaskRunStatus.RUNNING.value, "number_of_attempts": node.attempts}
         if not started:
             started.append(utcnow())
             fields["started_at"] = started[0]

@@ -3,7 +3,8 @@
 The main thread owns the run's state: it opens entries whose upstream is done, decides for each
 ready node whether it runs or ends SKIPPED/FAILED, and hands the nodes that run to a thread pool
 of ``max_parallel`` workers (with one worker, nodes run inline: a plain sequential path). Every
-status change is committed to the store as it happens. Cancelling (``cancel()``, Ctrl-C, SIGTERM,
+status change is committed to the store as it happens, except QUEUED on the way to RUNNING: the
+store sees QUEUED only while a task waits for a pool (``pool_waits.py``). Cancelling (``cancel()``, Ctrl-C, SIGTERM,
 SIGHUP, or a cancel from another process noticed by ``supervisor.py``) terminates running
 processes, marks everything not started CANCELLED in one store transaction, and ends the run
 CANCELLED; nothing is left RUNNING. An error escaping :meth:`PipelineExecution.execute` first
@@ -207,7 +208,12 @@ class PipelineExecution:
                 self._set_status(node, decision.status, decision.message, completed_at=now)
                 self._after_final(node)
                 continue
-            self._set_status(node, TaskRunStatus.QUEUED, "")
+            # QUEUED in memory and on the console only: the attempt writes RUNNING (with its parameters)
+            # a moment later, or QUEUED with the reason when it waits for a pool (pool_waits.py), so a
+            # store write here would say nothing more and cost one write per task.
+            node.status, node.message = TaskRunStatus.QUEUED, ""
+            self.run.listener.node_changed(node)
+            self._sync_parent(node)
             self._running += 1
             pool.submit(lambda node=node: run_node(self.run, node), lambda result, node=node: self._finished.put((node, result)))
 

@@ -66,7 +66,8 @@ class _WaitReport:
         self.last = message
         self._write(f"{message}; claimed for: {claim.reason}" if claim.reason else message)
         self.node.message = message
-        self.run.store.update_task_run(self.node.task_run_id, message=message)
+        # QUEUED is first written here (the executor keeps it in memory): a first attempt waits QUEUED
+        self.run.store.update_task_run(self.node.task_run_id, status=self.node.status.value, message=message)
         self.run.listener.node_changed(self.node)
 
     def acquired(self, claims: list[PoolClaim]) -> None:
