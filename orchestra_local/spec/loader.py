@@ -44,7 +44,7 @@ class LoadedPipeline:
         path: The YAML file (absolute).
         model: The validated pipeline.
         document: The parsed YAML as plain Python data (dicts, lists, scalars).
-        source: The ruamel round-trip tree, which keeps line numbers for later located errors.
+        source: The document's round-trip tree, parsed when first needed (line numbers for located errors).
         warnings: Problems that do not make the file invalid (documented limits).
     """
 
@@ -64,7 +64,7 @@ class Analysis:
     """Everything validation found about one document.
 
     Attributes:
-        source: The ruamel round-trip tree.
+        source: The document's round-trip tree, parsed when first needed.
         document: The parsed YAML as plain data.
         model: The typed pipeline, or None when our models cannot type the document.
         problems: Every problem, located (file, line), severities settled by ``agreement.reconcile``.
