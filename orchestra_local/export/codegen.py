@@ -34,6 +34,13 @@ defs = orchestra_definitions(PIPELINES)
 '''
 
 
+def definitions_text(pipelines: Path, out: Path) -> str:
+    """The text of ``<out>/definitions.py`` loading ``pipelines`` (found relative to the file itself)."""
+    relative = os.path.relpath(pipelines.resolve(), out.resolve())
+    return TEMPLATE.format(pipelines=pipelines.as_posix(), out=out.as_posix().rstrip("/"),
+                           relative=Path(relative).as_posix())
+
+
 def write_dagster_definitions(pipelines: Path, out: Path) -> tuple[Path, list[str]]:
     """Check that ``pipelines`` export, then write ``<out>/definitions.py``.
 
@@ -57,8 +64,6 @@ def write_dagster_definitions(pipelines: Path, out: Path) -> tuple[Path, list[st
     Definitions.validate_loadable(orchestra_definitions(pipelines))
     notes = export_notes(exported_pipelines([pipelines]))
     out.mkdir(parents=True, exist_ok=True)
-    relative = os.path.relpath(pipelines.resolve(), out.resolve())
     target = out / "definitions.py"
-    target.write_text(TEMPLATE.format(pipelines=pipelines.as_posix(), out=out.as_posix().rstrip("/"),
-                                      relative=Path(relative).as_posix()), encoding="utf-8")
+    target.write_text(definitions_text(pipelines, out), encoding="utf-8")
     return target, notes
