@@ -46,6 +46,15 @@ pipeline:
         integration_job: PYTHON_EXECUTE_SCRIPT
         parameters:
           command: python py/task.py --name ${{ MATRIX.table }}
+  summarise:
+    depends_on: [per_table]
+    tasks:
+      count_tables:
+        integration: PYTHON
+        integration_job: PYTHON_EXECUTE_SCRIPT
+        condition: ${{ tasks['use_table'].OUTPUTS['beta']['table'] == 'beta' }}
+        parameters:
+          command: python py/task.py --name ${{ len(tasks['use_table'].OUTPUTS) }}_tables
   flaky:
     tasks:
       flaky_task:
@@ -117,6 +126,7 @@ EXPECTED = {
     "produce.list_tables": "SUCCEEDED",
     "per_table.use_table[alpha]": "SUCCEEDED",
     "per_table.use_table[beta]": "SUCCEEDED",
+    "summarise.count_tables": "SUCCEEDED",
     "flaky.flaky_task": "SUCCEEDED",
     "conditional.when_gated": "SKIPPED",
     "conditional.after_gated": "SKIPPED",
@@ -153,6 +163,10 @@ def test_the_exported_job_ends_every_task_run_as_orchestra_local_does(task_repo:
     assert "timed out after 1 seconds" in local_runs["slow.times_out"]["message"]
     # outputs passed between ops: the matrix came from list_tables' outputs
     assert views["produce.list_tables"].outputs["tables"] == ["alpha", "beta"]
+    # downstream of the mapped group, the matrix task's outputs are keyed by iteration value, as locally
+    local_outputs = local.store.get_outputs(local_runs["summarise.count_tables"]["id"])
+    assert views["summarise.count_tables"].outputs["table"] == local_outputs["table"]
+    assert views["summarise.count_tables"].outputs["table"] == "2_tables"
     # Dagster itself skipped what follows a false condition (no output), and did not run what follows a failure
     skipped = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_SKIPPED}
     assert skipped == set()  # after_gated ran its gating (a condition downstream reads its record)
