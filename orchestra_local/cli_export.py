@@ -1,4 +1,4 @@
-"""``orchestra-local export dagster``: the pipelines of ``orchestra/`` as a Dagster deployment's definitions."""
+"""``orchestra-local export dagster|airflow``: the pipelines of ``orchestra/`` as a Dagster deployment's definitions or Airflow DAG files."""
 
 from __future__ import annotations
 
@@ -34,3 +34,25 @@ def dagster(pipelines: Path, out: Path) -> None:
         stderr.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
     stdout.print(f"wrote {escape(str(target))}; load it with: dagster dev -f {escape(str(target))}", highlight=False,
                  soft_wrap=True)
+
+
+@export.command()
+@click.option("--pipelines", type=click.Path(path_type=Path), default=Path("orchestra"), show_default=True,
+              help="Pipeline folder (or one file) to write DAG files for.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("deploy/airflow/dags"), show_default=True,
+              help="Folder to write <alias>.py into (Airflow's dags folder, or a folder in it).")
+@errors_to_exit_codes
+def airflow(pipelines: Path, out: Path) -> None:
+    """Write <out>/<alias>.py per pipeline file: one Airflow DAG each, with its schedule and trigger assets.
+
+    Airflow is not needed here (the files import it when Airflow parses them). Exit 2, writing
+    nothing, when a pipeline cannot be exported (remote-only integrations, a schedule Airflow
+    cannot express), with the file and YAML path.
+    """
+    from orchestra_local.export.codegen import write_airflow_dags
+
+    written, notes = write_airflow_dags(pipelines, out)
+    for note in notes:
+        stderr.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+    for target in written:
+        stdout.print(f"wrote {escape(str(target))}", highlight=False, soft_wrap=True)

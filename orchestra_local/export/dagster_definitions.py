@@ -53,8 +53,15 @@ def exported_pipelines(paths: Sequence[str | Path]) -> list[ExportedPipeline]:
     return pipelines
 
 
-def export_notes(pipelines: Sequence[ExportedPipeline]) -> list[str]:
-    """What the export leaves out, one line per pipeline file and feature (see the module docstring)."""
+def export_notes(pipelines: Sequence[ExportedPipeline], target: str = "Dagster",
+                 exported: Sequence[str] = ()) -> list[str]:
+    """What the export leaves out, one line per pipeline file and feature (see the module docstring).
+
+    Args:
+        pipelines: The exported pipelines.
+        target: The orchestrator named in the notes.
+        exported: Features of the list the target does export (Airflow: ``concurrency.max_active``).
+    """
     notes = []
     for pipeline in pipelines:
         model = pipeline.loaded.model
@@ -63,9 +70,9 @@ def export_notes(pipelines: Sequence[ExportedPipeline]) -> list[str]:
             ("webhook", bool(model.webhook and model.webhook.enabled)),
             ("concurrency.max_active", bool(model.configuration and model.configuration.concurrency
                                             and model.configuration.concurrency.max_active is not None)),
-        ) if present]
+        ) if present and what not in exported]
         if left_out:
-            notes.append(f"{pipeline.yaml_path}: not exported to Dagster: {', '.join(left_out)} "
+            notes.append(f"{pipeline.yaml_path}: not exported to {target}: {', '.join(left_out)} "
                          "(deploy/README.md says what to use instead)")
     return notes
 
