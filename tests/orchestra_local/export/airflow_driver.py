@@ -1,6 +1,6 @@
 """Run inside the Airflow environment (``airflow_venv.py``) by the Airflow export tests; prints one JSON line.
 
-    <airflow python> airflow_driver.py dagbag <dags folder>
+    <airflow python> airflow_driver.py dagbag <dags folder> [<dags folder> ...]
         {"import_errors": {file: error}, "dags": {dag_id: {"timetable", "summary", "cron", "timezone",
                                                             "assets", "params", "tasks"}}}
     <airflow python> airflow_driver.py test <dags folder> <dag id> <run conf as JSON>
@@ -24,23 +24,23 @@ def _migrate() -> None:
     initdb()
 
 
-def dagbag(folder: str) -> dict[str, Any]:
+def dagbag(*folders: str) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=folder)
+    bags = [DagBag(dag_folder=folder) for folder in folders]
     dags = {}
-    for dag_id, dag in bag.dags.items():
+    for dag_id, dag in ((i, d) for bag in bags for i, d in bag.dags.items()):
         timetable = dag.timetable
         condition = getattr(timetable, "asset_condition", None)
         inner = getattr(timetable, "timetable", timetable)
         dags[dag_id] = {
             "timetable": type(timetable).__name__,
             "cron": getattr(inner, "expression", None), "timezone": str(getattr(inner, "timezone", "")) or None,
-            "assets": sorted(a.name for a in condition.iter_assets().values()) if condition is not None else [],
+            "assets": sorted(a.name for a in getattr(condition, "objects", ())) if condition is not None else [],
             "params": {name: dag.params.get_param(name).resolve(suppress_exception=True) for name in dag.params},
             "tasks": sorted(dag.task_dict),
         }
-    return {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags}
+    return {"import_errors": {k: str(v) for bag in bags for k, v in bag.import_errors.items()}, "dags": dags}
 
 
 def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     if command == "dagbag":
-        out = dagbag(args[0])
+        out = dagbag(*args)
     else:
         out = test(args[0], args[1], json.loads(args[2]))
     print(json.dumps(out, default=str))

@@ -27,5 +27,20 @@ def test_the_exported_dag_ends_every_task_run_as_orchestra_local_does(task_repo:
     views = result["orchestra"]["tasks"]
     assert {label: view["status"] for label, view in views.items()} == EXPECTED
     assert result["orchestra"]["run_status"] == local.status == "FAILED"
-    assert result["state"] == "failed"
-    print(json.dumps(result, indent=1)[:5000])
+    assert result["state"] == "failed"  # orchestra_run_result failed the DAG run
+    tasks = result["tasks"]
+    # retries: two attempts on both sides, Airflow's second try succeeded
+    assert local_runs["flaky.flaky_task"]["number_of_attempts"] == views["flaky.flaky_task"]["attempts"] == 2
+    assert tasks["flaky.flaky_task"] == {"state": "success", "try_number": 2}
+    # the timeout (seconds) was enforced by the integration, then the failure became a warning
+    assert "timed out after 1 seconds" in views["slow.times_out"]["message"]
+    assert "timed out after 1 seconds" in local_runs["slow.times_out"]["message"]
+    assert tasks["slow.times_out"]["state"] == "success"
+    # the matrix came from list_tables' outputs at run time: two mapped task instances
+    assert {k for k in tasks if k.startswith("per_table.use_table[")} == {"per_table.use_table[0]", "per_table.use_table[1]"}
+    assert views["summarise.count_tables"]["outputs"]["table"] == "2_tables"
+    local_outputs = local.store.get_outputs(local_runs["summarise.count_tables"]["id"])
+    assert local_outputs["table"] == "2_tables"
+    # Airflow's own states: skipped where Orchestra skipped, failed where it failed
+    assert tasks["conditional.when_gated"]["state"] == tasks["broken.after_fails"]["state"] == "skipped"
+    assert tasks["broken.fails"]["state"] == "failed" and tasks["orchestra_run_result"]["state"] == "failed"
