@@ -4,14 +4,15 @@ Airflow cannot live in the project's environment: apache-airflow 3.3.2 needs fas
 ``requirements.txt`` pins 0.165 for ``orchestra-local serve``. So the tests build a separate one,
 once, under ``~/.cache/orchestra-local-airflow/<key>`` (``$XDG_CACHE_HOME`` when set), where
 ``<key>`` is ``airflow-<version>-<hash>`` and the hash covers this repository's requirement files
-and pyproject files, the pins below and the repository's path (its packages are installed
-editable from it). Creating it (``python3.11 -m venv`` + pip) takes a few minutes; later sessions
+and pyproject files, the pins below and the Python version. The repository itself is not installed
+there: the tests put it on ``PYTHONPATH`` (:func:`repository_path`), so every clone of the
+repository on this machine (CI clones it afresh) shares one environment. Creating it (``python3.11 -m venv`` + pip) takes a few minutes; later sessions
 only check it. A lock file keeps two test workers from building it at once.
 
 What goes in: ``apache-airflow`` and ``fastapi`` pinned below (PyPI only: Airflow's constraints
 files live on GitHub, which this machine cannot reach, so pip resolves and we pin what we need),
 ``python/requirements.txt`` (the workers the demo pipeline runs in this interpreter), the pins of
-``requirements.txt`` except :data:`LEFT_OUT`, then ``-e . -e python``.
+``requirements.txt`` except :data:`LEFT_OUT`.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ def runner_pins(repo: Path = REPO_ROOT) -> list[str]:
     return pins
 
 
+def repository_path(repo: Path = REPO_ROOT) -> str:
+    """``PYTHONPATH`` that makes this repository's packages (``orchestra_local``, the workers of
+    ``python/``) importable in the Airflow environment."""
+    return os.pathsep.join([str(repo), str(repo / "python")])
+
+
 def cache_key(repo: Path = REPO_ROOT) -> str:
-    """``airflow-<version>-<12 hex digits>`` of the pins, the requirement files and the repository path."""
-    digest = hashlib.sha256("\n".join((*PINS, str(repo.resolve()), sys.version.split()[0])).encode())
+    """``airflow-<version>-<12 hex digits>`` of the pins, the requirement files and the Python version."""
+    digest = hashlib.sha256("\n".join((*PINS, sys.version.split()[0])).encode())
     for name in HASHED:
         digest.update((repo / name).read_bytes())
     return f"airflow-{AIRFLOW_VERSION}-{digest.hexdigest()[:12]}"
@@ -95,7 +102,6 @@ def ensure_airflow_venv(repo: Path = REPO_ROOT) -> tuple[Path, float]:
             pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
             subprocess.run([*pip, *PINS, *runner_pins(repo), "-r", str(repo / "python" / "requirements.txt")],
                            check=True)
-            subprocess.run([*pip, "--no-deps", "-e", str(repo), "-e", str(repo / "python")], check=True)
         except BaseException:
             shutil.rmtree(venv, ignore_errors=True)
             raise

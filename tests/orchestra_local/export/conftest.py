@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.orchestra_local.export.airflow_venv import ensure_airflow_venv
+from tests.orchestra_local.export.airflow_venv import ensure_airflow_venv, repository_path
 
 DRIVER = Path(__file__).with_name("airflow_driver.py")
 
@@ -36,7 +36,7 @@ def airflow(airflow_python: Path, tmp_path: Path) -> Callable[..., dict[str, Any
         home.mkdir(exist_ok=True)
         environment = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
                        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-                       "SCARF_ANALYTICS": "false", **(env or {})}
+                       "SCARF_ANALYTICS": "false", "PYTHONPATH": repository_path(), **(env or {})}
         done = subprocess.run([str(airflow_python), str(DRIVER), command, str(dags), *args], env=environment,
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-6000:]
