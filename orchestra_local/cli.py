@@ -8,6 +8,7 @@ Examples:
   orchestra-local runs
   orchestra-local runs <pipeline_run_id>
   orchestra-local logs <pipeline_run_id> dbt_build
+  orchestra-local export dagster --out deploy/dagster/
 
 \b
 Exit codes:
@@ -30,6 +31,7 @@ import click
 from rich.markup import escape
 
 from orchestra_local.cli_alerts import alert_connection_problems, alerts, deliver_run_alerts
+from orchestra_local.cli_export import export
 from orchestra_local.cli_scheduling import scheduler, ticks
 from orchestra_local.cli_support import (
     EXIT_FAILED,
@@ -407,6 +409,7 @@ def serve(
 main.add_command(scheduler)
 main.add_command(ticks)
 main.add_command(alerts)
+main.add_command(export)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m orchestra_local.cli`

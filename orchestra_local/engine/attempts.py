@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic
 
@@ -35,6 +35,19 @@ from orchestra_local.spec.models import Alert
 from orchestra_local.spec.statuses import TaskRunStatus
 from orchestra_local.store import RunStore, utcnow
 from orchestra_local.webhook import WebhookReceiver
+
+
+class AttemptRecords(Protocol):
+    """What :func:`run_attempt` records about an attempt: the part of :class:`RunStore` it uses."""
+
+    def update_task_run(self, task_run_id: str, **fields: Any) -> None:
+        """Set fields of a task run (``task_parameters``, ``message``, ``external_status``, ...)."""
+
+    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int) -> None:
+        """Register a log (``kind="log"``) or an artifact written at ``path``."""
+
+    def external_status(self, task_run_id: str) -> tuple[str | None, str | None]:
+        """``(external_status, external_message)`` of the task run as recorded now."""
 
 
 @dataclass
@@ -128,13 +141,29 @@ def _connection(run: RunContext, node: NodeRun) -> Connection | None:
     return run.connections[name]
 
 
-def _attempt(
+def run_attempt(
     run: RunContext, node: NodeRun, module: ModuleType, attempt: int, mark_running: Callable[..., None]
 ) -> TaskResult:
     """One attempt: resolve, take the task's pools (QUEUED while waiting), ``mark_running``, execute.
 
-    ``mark_running(**fields)`` records the attempt RUNNING with extra task-run ``fields`` in the same
-    write (the resolved parameters, once they are known).
+    The one code path that runs a task attempt, shared by :func:`run_node` and by the exported
+    Dagster/Airflow jobs (``orchestra_local/export/``), which retry through their own engine. Of
+    ``run.store`` it calls only ``update_task_run``, ``add_file`` and ``external_status``
+    (:class:`AttemptRecords`), so an exported job records into its own event log instead of a
+    :class:`RunStore`.
+
+    Args:
+        run: The run (its ``graph`` must hold ``node`` and every task the node's expressions read).
+        node: The task run; ``node.attempts`` is the current attempt.
+        module: The task's integration module (``integrations.local_integration``).
+        attempt: 1-based attempt number.
+        mark_running: ``mark_running(**fields)``, called once the attempt holds its pools (or failed
+            before it could), with task-run ``fields`` to record in the same write as RUNNING (the
+            resolved ``task_parameters``, once they are known).
+
+    Returns:
+        The attempt's result; errors of parameters, connections and integrations become FAILED
+        results (``retryable`` False where another attempt cannot help), never exceptions.
     """
     try:
         resolved = _resolve_parameters(run, node, module)
@@ -225,7 +254,7 @@ def run_node(run: RunContext, node: NodeRun) -> TaskResult:
         if run.processes.cancelled.is_set():
             return TaskResult(TaskRunStatus.CANCELLED, "cancelled")
         node.attempts = attempt
-        result = _attempt(run, node, module, attempt, mark_running)
+        result = run_attempt(run, node, module, attempt, mark_running)
         if result.status != TaskRunStatus.FAILED or not result.retryable or attempt > config.retries:
             return result
         delay = config.retry_delay_minutes * 60 * run.settings.retry_delay_scale

@@ -184,12 +184,14 @@ def _reads_run_state(text: str) -> bool:
     return any(names_used(match.group(1)) & RUN_STATE_NAMES for match in TEMPLATE.finditer(text))
 
 
-def build_plan(pipeline: Pipeline, scope: Scope) -> Plan:
+def build_plan(pipeline: Pipeline, scope: Scope, *, expand_expressions: bool = True) -> Plan:
     """Order a validated pipeline into a :class:`Plan`.
 
     Args:
         pipeline: A pipeline whose references were checked by the loader.
         scope: Inputs, environment and run metadata used to expand matrix expressions.
+        expand_expressions: False leaves every matrix given as an expression deferred (expanded at
+            run time), as an exported job does: its inputs and environment are only known per run.
 
     Raises:
         PipelineValidationError: When a matrix expression over inputs fails or yields no list.
@@ -214,7 +216,7 @@ def build_plan(pipeline: Pipeline, scope: Scope) -> Plan:
         values: tuple[Any, ...] | None = None
         if matrix is not None:
             raw = matrix.values
-            if isinstance(raw, list) or not _reads_run_state(raw):
+            if isinstance(raw, list) or (expand_expressions and not _reads_run_state(raw)):
                 where = f"pipeline.{entry_id}.matrix.inputs.{matrix.key}"
                 try:
                     values = expand_matrix(matrix, scope, where)

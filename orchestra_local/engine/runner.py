@@ -105,13 +105,18 @@ class RunRequest:
     trigger_chain: list[dict[str, str]] = field(default_factory=list)
 
 
-def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
-    listed = "; ".join(
+def remote_only_list(plan: Plan) -> str:
+    """The plan's remote-only tasks as ``group.task (INTEGRATION/JOB); ...`` (empty when none): the
+    list ``run`` refuses with, and ``export`` too."""
+    return "; ".join(
         f"{entry_id}.{task.task_id} ({task.task.integration}/{task.task.integration_job})"
         for entry_id, task in plan.remote_only()
     )
+
+
+def _remote_only_error(plan: Plan) -> RemoteOnlyIntegrationError:
     return RemoteOnlyIntegrationError(
-        f"these tasks use integrations that only run on hosted Orchestra: {listed}. "
+        f"these tasks use integrations that only run on hosted Orchestra: {remote_only_list(plan)}. "
         "Run with --skip-remote to record them SKIPPED and run the rest."
     )
 
