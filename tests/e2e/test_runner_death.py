@@ -52,6 +52,8 @@ pipeline:
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SLOW_SECONDS = 4.0
+REPEATS = int(os.environ.get("RUNNER_DEATH_REPEATS", "1"))
+"""Runs of each (runner, signal) case; a stress run sets RUNNER_DEATH_REPEATS=20 (the suite: 1)."""
 """How long load_b sleeps before its load on the first run: an orphan would load within it."""
 
 
@@ -147,7 +149,7 @@ def _start_serve_run(setup: Setup, row: str = "b") -> tuple[subprocess.Popen[str
     return runner, run_id
 
 
-@pytest.mark.parametrize("repeat", [1, 2, 3])
+@pytest.mark.parametrize("repeat", range(1, REPEATS + 1))
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGHUP"])
 @pytest.mark.parametrize("runner_kind", ["run", "serve"])
 def test_a_dead_runner_leaves_no_task_running_and_its_run_can_be_retried(

@@ -7,11 +7,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Destination, SourceDatabase
 
 ORDERS = 15_000
 READERS = ["sqlalchemy", "adbc", "duckdb-scanner"]
+PG = pytest.mark.postgres
+LOAD_PAIRS = pytest.mark.parametrize(
+    ("source_db", "destination"),
+    [("sqlite", "duckdb"), pytest.param("postgres", "duckdb", marks=PG), pytest.param("postgres", "postgres", marks=PG)],
+    indirect=True, ids=["sqlite-duckdb", "postgres-duckdb", "postgres-postgres"],
+)
+"""Source -> destination pairs of the load tests: each reader reads each source and writes each
+destination (and the benchmark's path, PostgreSQL -> DuckDB); SQLite -> PostgreSQL adds no code
+path of its own, so the suite skips it (its ~40 s of CPU)."""
+ATOMICITY_PAIRS = pytest.mark.parametrize(
+    ("source_db", "destination"), [("sqlite", "duckdb"), pytest.param("postgres", "postgres", marks=PG)],
+    indirect=True, ids=["sqlite-duckdb", "postgres-postgres"],
+)
+"""Pairs of the SIGKILL test: each destination's transaction, each source, through each reader."""
 PYTHON_DIR = Path(__file__).resolve().parents[3] / "python"
 
 

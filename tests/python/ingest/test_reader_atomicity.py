@@ -1,5 +1,5 @@
 """A worker SIGKILLed after applying everything but before its COMMIT, through each reader of the sql
-source, from SQLite and PostgreSQL into DuckDB and PostgreSQL: the destination is unchanged.
+source, from SQLite into DuckDB and from PostgreSQL into PostgreSQL: the destination is unchanged.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 import pytest
 from ingest.destinations.base import PAUSE_BEFORE_COMMIT_ENV, PAUSE_MESSAGE
 
-from tests.python.ingest.reader_loads import ORDERS, PYTHON_DIR, READERS, ingest
+from tests.python.ingest.reader_loads import ATOMICITY_PAIRS, ORDERS, PYTHON_DIR, READERS, ingest
 
 if TYPE_CHECKING:
     from conftest import Destination, SourceDatabase
 
 
+@ATOMICITY_PAIRS
 @pytest.mark.parametrize("reader", READERS)
 def test_sigkill_before_commit_leaves_the_destination_unchanged(
     source_db: SourceDatabase, destination: Destination, reader: str

@@ -1,6 +1,6 @@
 """Loads through each reader of the sql source (``--reader``): merge and incremental append, from
 SQLite and PostgreSQL into DuckDB (the scanner reads inside the load transaction; the others stage
-Parquet) and into PostgreSQL (the rows stream into the load transaction).
+Parquet) and from PostgreSQL into PostgreSQL (the rows stream into the load transaction).
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.python.ingest.reader_loads import ORDERS, READERS, ingest
+from tests.python.ingest.reader_loads import LOAD_PAIRS, ORDERS, READERS, ingest
 
 if TYPE_CHECKING:
     from conftest import Destination, SourceDatabase
 
 
+@LOAD_PAIRS
 @pytest.mark.parametrize("reader", READERS)
 def test_merge_and_incremental_append_through_each_reader(
     source_db: SourceDatabase, destination: Destination, reader: str
