@@ -192,7 +192,7 @@ def run(
     retry_delay_scale: float | None, progress: bool, isolation: str | None, branch: str | None, commit: str | None,
 ) -> None:
     """Run a pipeline file and record it in the metadata store."""
-    from orchestra_local.console import LiveProgress
+    from orchestra_local.console import RUN_SUMMARY_ROWS, LiveProgress
     from orchestra_local.engine.events import RunListener
     from orchestra_local.engine.runner import prepare_run
     from orchestra_local.engine.supervisor import execute_supervised
@@ -229,7 +229,7 @@ def run(
             outcome = execute_supervised(execution)
     else:
         outcome = execute_supervised(execution)
-    _print_run(store, outcome.pipeline_run_id)
+    _print_run(store, outcome.pipeline_run_id, limit=RUN_SUMMARY_ROWS)
     deliver_run_alerts(store, workspace, outcome.pipeline_run_id)
     where = escape(f"logs and artifacts under {settings.runs_dir / outcome.pipeline_run_id}; metadata in "
                    f"{store.engine.url.render_as_string(hide_password=True)}")
@@ -240,16 +240,19 @@ def run(
     sys.exit(EXIT_OK if outcome.status in ("SUCCEEDED", "WARNING") else EXIT_FAILED)
 
 
-def _print_run(store: RunStore, pipeline_run_id: str) -> None:
-    from orchestra_local.console import failure_details, task_run_table
+def _print_run(store: RunStore, pipeline_run_id: str, limit: int | None = None) -> None:
+    from orchestra_local.console import failure_details, run_summary_rows, task_run_table
 
     task_runs = store.list_task_runs(pipeline_run_id)
+    shown, rest = run_summary_rows(task_runs, limit) if limit is not None else (task_runs, "")
     operations: dict[str, list[dict[str, Any]]] = {}
     for op in store.list_operations(pipeline_run_id=pipeline_run_id):
         operations.setdefault(op["task_run_id"], []).append(op)
     by_task_run = store.outputs_of_run(pipeline_run_id)
     outputs = {tr["id"]: by_task_run.get(tr["id"], {}) for tr in task_runs if not tr["matrix_parent"]}
-    stdout.print(task_run_table(task_runs, outputs, operations))
+    stdout.print(task_run_table(shown, outputs, operations))
+    if rest:
+        stdout.print(f"{rest}: `orchestra-local runs {pipeline_run_id}` lists every one")
     for detail in failure_details(task_runs):
         stdout.print(detail, soft_wrap=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -156,6 +156,29 @@ def task_run_table(
             Text("" if record["status"] == "SUCCEEDED" else (message.splitlines() or [""])[0][:200]),
         )
     return table
+
+
+RUN_SUMMARY_ROWS = 50
+"""Most task runs the table at the end of ``orchestra-local run`` shows (``runs <id>`` shows all)."""
+
+
+def run_summary_rows(task_runs: Sequence[Mapping[str, Any]], limit: int) -> tuple[list[Mapping[str, Any]], str]:
+    """The task runs (matrix parents omitted) a run's closing table shows, at most ``limit``, and a
+    line on the rest ("" when none is left out).
+
+    A bigger run keeps its task runs that did not succeed, in plan order, then as many of the
+    others as fit: 200 rows of SUCCEEDED repeat the lines printed while it ran and cost rich
+    ~0.8 ms each to lay out.
+    """
+    rows = [record for record in task_runs if not record["matrix_parent"]]
+    if len(rows) <= limit:
+        return rows, ""
+    ranked = sorted(range(len(rows)), key=lambda index: (rows[index]["status"] == "SUCCEEDED", index))
+    kept = set(ranked[:limit])  # the task runs that did not succeed first, each kind in plan order
+    shown = [record for index, record in enumerate(rows) if index in kept]
+    left = [record["status"] for index, record in enumerate(rows) if index not in kept]
+    counts = ", ".join(f"{left.count(status)} {status.lower()}" for status in dict.fromkeys(left))
+    return shown, f"{len(left)} more task runs not shown ({counts})"
 
 
 def failure_details(task_runs: Iterable[Mapping[str, Any]]) -> list[Text]:
