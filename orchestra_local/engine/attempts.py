@@ -43,8 +43,10 @@ class AttemptRecords(Protocol):
     def update_task_run(self, task_run_id: str, **fields: Any) -> None:
         """Set fields of a task run (``task_parameters``, ``message``, ``external_status``, ...)."""
 
-    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int) -> None:
-        """Register a log (``kind="log"``) or an artifact written at ``path``."""
+    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int, *,
+                 defer: bool = False) -> None:
+        """Register a log (``kind="log"``) or an artifact written at ``path`` (``defer``: with the next
+        write, where the records are a database's)."""
 
     def external_status(self, task_run_id: str) -> tuple[str | None, str | None]:
         """``(external_status, external_message)`` of the task run as recorded now."""
@@ -195,7 +197,8 @@ def run_attempt(
         timeout=node.task.configuration.timeout_seconds,
         processes=run.processes.for_attempt(node.task_run_id, attempt),  # records its groups as this attempt's
         masker=run.masker,
-        record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt),
+        record_file=lambda kind, filename, path: run.store.add_file(node.task_run_id, kind, filename, str(path), attempt,
+                                                                    defer=True),
         connection=connection,
         note=run.listener.note,
         webhook=run.webhook,

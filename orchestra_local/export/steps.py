@@ -63,8 +63,10 @@ class AttemptRecorder:
         """Keep the fields (the last value of each wins)."""
         self.fields.update(fields)
 
-    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
-        """Keep the file (it is read after the attempt, see :meth:`StepOutcome.logs`)."""
+    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None, *,
+                 defer: bool = False) -> None:
+        """Keep the file, at once whatever ``defer`` says (it is read after the attempt, see
+        :meth:`StepOutcome.logs`)."""
         self.files.append((kind, filename, Path(path)))
 
     def external_status(self, task_run_id: str) -> tuple[str | None, str | None]:

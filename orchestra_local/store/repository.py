@@ -21,6 +21,7 @@ from orchestra_local.errors import FireTimeClaimed, StoreError
 from orchestra_local.masking import Masker
 from orchestra_local.store import LOCAL_ACCOUNT_ID, new_id, utcnow
 from orchestra_local.store.database import open_engine
+from orchestra_local.store.deferred import DeferredWrites, execute_all
 from orchestra_local.store.models import (
     AlertOutbox,
     Operation,
@@ -75,31 +76,42 @@ class RunStore(TaskProcessRecords):
         self.engine: Engine = open_engine(url)
         # SQLite has one writer at a time; serialising our own writes avoids busy-waiting on it.
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
-        self._init_deferred_ends()
+        self._deferred = DeferredWrites()
 
     def close(self) -> None:
-        """Write what is deferred (:meth:`end_task_process_later`), then release the database connections."""
+        """Write what is deferred (:meth:`defer`), then release the database connections."""
         try:
-            self.flush_deferred_ends()
+            self.flush_deferred()
         finally:
             self.engine.dispose()
 
+    def defer(self, statement: Any, parameters: Mapping[str, Any]) -> None:
+        """Execute ``statement`` with ``parameters`` first in this store's next write transaction
+        (``store/deferred.py`` says which statements may wait, and why)."""
+        self._deferred.add(statement, parameters)
+
+    def flush_deferred(self) -> None:
+        """Write the deferred statements now (no-op when there are none)."""
+        if self._deferred:
+            with self._write():
+                pass
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """One write transaction; it also records the process ends deferred by :meth:`end_task_process_later`."""
+        """One write transaction, which first executes what was deferred (:meth:`defer`)."""
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
-        ended = self._take_deferred_ends()
+        deferred = self._deferred.take()
         try:
             with self.engine.begin() as connection:
-                self._write_deferred_ends(connection, ended)
+                execute_all(connection, deferred)
                 yield connection
         except SQLAlchemyError as exc:
-            self._defer_ends_again(ended)
+            self._deferred.put_back(deferred)
             raise StoreError(f"metadata store write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         except BaseException:
-            self._defer_ends_again(ended)
+            self._deferred.put_back(deferred)
             raise
         finally:
             if lock is not None:
@@ -407,14 +419,20 @@ class RunStore(TaskProcessRecords):
             outputs.setdefault(row["task_run_id"], {})[row["name"]] = row["value"]
         return outputs
 
-    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None) -> None:
+    def add_file(self, task_run_id: str, kind: str, filename: str, path: str, attempt: int | None = None, *,
+                 defer: bool = False) -> None:
         """Record a log (``kind="log"``) or artifact (``kind="artifact"``) file of a task run.
 
         The name and path are masked like every other value (callers name files without secrets
-        already, see ``TaskContext.log_path``; this is the last line of defence).
+        already, see ``TaskContext.log_path``; this is the last line of defence). ``defer`` writes
+        the record with the store's next write (``store/deferred.py``): the runner does so for the
+        files of an attempt, whose process record or final status follows within milliseconds.
         """
         values = self._masked({"task_run_id": task_run_id, "kind": kind, "filename": filename, "path": path,
                                "attempt": attempt, "created_at": utcnow()})
+        if defer:
+            self.defer(insert_into(TASK_RUN_FILES), values)
+            return
         with self._write() as connection:
             connection.execute(insert_into(TASK_RUN_FILES), values)
 

@@ -4,16 +4,14 @@ Each attempt records its process group and its leader's start time, so ``cancel`
 find and kill exactly those groups (``engine/process_groups.py``). A mixin of ``RunStore``: the same
 connections and write lock.
 
-That a leader exited is recorded in the store's next write transaction (:meth:`end_task_process_later`),
-not in one of its own: the runner's next write follows within milliseconds (the task's final status),
-and a record a crash leaves open in between is harmless, since ``process_groups`` signals only
-processes whose start time matches the record's.
+That a leader exited is recorded in the store's next write transaction (:meth:`end_task_process_later`,
+``store/deferred.py``), not in one of its own: a record a crash leaves open is harmless, since
+``process_groups`` signals only processes whose start time matches the record's.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -33,12 +31,7 @@ class TaskProcessRecords:
 
     _write: Callable[[], AbstractContextManager[Connection]]
     read: Callable[[Any], list[dict[str, Any]]]
-    _deferred_ends: list[int]
-    _deferred_lock: threading.Lock
-
-    def _init_deferred_ends(self) -> None:
-        self._deferred_ends = []
-        self._deferred_lock = threading.Lock()
+    defer: Callable[[Any, Mapping[str, Any]], None]
 
     def add_task_process(self, *, pipeline_run_id: str, task_run_id: str | None, attempt: int | None, host: str,
                          pgid: int, create_time: float) -> int:
@@ -57,30 +50,9 @@ class TaskProcessRecords:
             connection.execute(_END_PROCESSES, {"ids": ids, "ended": datetime.now(UTC)})
 
     def end_task_process_later(self, row_id: int) -> None:
-        """Record that a process group's leader exited, in the next write transaction of this store
-        (see the module docstring); :meth:`flush_deferred_ends` forces it."""
-        with self._deferred_lock:
-            self._deferred_ends.append(row_id)
-
-    def flush_deferred_ends(self) -> None:
-        """Write the deferred process ends now (no-op when there are none)."""
-        if self._deferred_ends:
-            with self._write():
-                pass
-
-    def _take_deferred_ends(self) -> list[int]:
-        with self._deferred_lock:
-            ended, self._deferred_ends = self._deferred_ends, []
-        return ended
-
-    def _defer_ends_again(self, ended: list[int]) -> None:
-        if ended:
-            with self._deferred_lock:
-                self._deferred_ends[:0] = ended
-
-    def _write_deferred_ends(self, connection: Connection, ended: list[int]) -> None:
-        if ended:
-            connection.execute(_END_PROCESSES, {"ids": ended, "ended": datetime.now(UTC)})
+        """Record that a process group's leader exited, in the store's next write transaction
+        (``store/deferred.py``)."""
+        self.defer(_END_PROCESSES, {"ids": [row_id], "ended": datetime.now(UTC)})
 
     def open_task_processes(self, pipeline_run_id: str) -> list[dict[str, Any]]:
         """Process groups of a pipeline run not recorded as ended (running, or left by a dead runner)."""

@@ -135,16 +135,23 @@ def test_a_retry_waits_until_no_earlier_attempt_runs(run_pipeline, task_repo: Pa
 
 def test_a_process_end_is_written_with_the_next_write_and_kept_when_that_write_fails(store: RunStore) -> None:
     run_id = _run(store)
+    task_run = new_id()
+    store.create_task_runs([{"id": task_run, "pipeline_run_id": run_id, "pipeline_id": "p", "group_id": "g",
+                             "task_id": "t", "task_name": "t", "integration": "PYTHON",
+                             "integration_job": "PYTHON_EXECUTE_SCRIPT", "position": 0}])
     _record(store, run_id, 1_000_001, 1.0)
     row = store.open_task_processes(run_id)[0]["id"]
     store.end_task_process_later(row)
+    store.add_file(task_run, "log", "1/command.log", "/tmp/command.log", 1, defer=True)
     assert [r["id"] for r in store.open_task_processes(run_id)] == [row]  # deferred: not written yet
+    assert store.list_files(task_run, "log") == []
     with pytest.raises(StoreError):  # a failing write rolls back, and the end waits for the next one
         store.create_pipeline_run(id=run_id, pipeline_id=new_id(), pipeline_name="p", pipeline_alias="p",
                                   yaml_path="orchestra/p.yml")
     assert [r["id"] for r in store.open_task_processes(run_id)] == [row]
     store.update_pipeline_run(run_id, message="next write")
     assert store.open_task_processes(run_id) == []
+    assert [f["filename"] for f in store.list_files(task_run, "log")] == ["1/command.log"]
     _record(store, run_id, 1_000_002, 2.0)
     store.end_task_process_later(store.open_task_processes(run_id)[0]["id"])
     store.close()  # closing writes what is deferred
