@@ -59,12 +59,15 @@ class LiveProgress(RunListener):
         self._counts: dict[str, int] = {}
         self._notes: set[str] = set()
         self._live = Live(Group(self._overall, self._running), console=console, refresh_per_second=8, transient=True)
+        self._shown = False  # the live area is on screen (entered): otherwise only the lines are printed
 
     def __enter__(self) -> LiveProgress:
         self._live.__enter__()
+        self._shown = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._shown = False
         self._live.__exit__(*exc)  # type: ignore[arg-type]
 
     def run_started(self, pipeline_run_id: str, plan: Plan) -> None:
@@ -83,6 +86,8 @@ class LiveProgress(RunListener):
         """Track running tasks; print and count finished ones."""
         with self._lock:
             key = node.task_run_id
+            if node.status == TaskRunStatus.RUNNING and not self._shown:
+                return  # no live area to put it in (--no-progress, or output not a terminal)
             if node.status == TaskRunStatus.RUNNING:
                 attempt = f" (attempt {node.attempts})" if node.attempts > 1 else ""
                 label = f"{node.entry_id}.{node.label}{attempt}"
@@ -99,7 +104,7 @@ class LiveProgress(RunListener):
                 if node.message and node.status != TaskRunStatus.SUCCEEDED:
                     line.append(f"  {self._mask(node.message)}", style="dim")
                 self.console.print(line, soft_wrap=True)  # paths in messages (a dbt log) stay on one line
-                if self._total is not None:
+                if self._total is not None and self._shown:
                     summary = " ".join(f"{n} {s.lower()}" for s, n in sorted(self._counts.items()))
                     self._overall.update(self._total, advance=1, summary=summary)
 
