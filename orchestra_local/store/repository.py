@@ -1,5 +1,8 @@
 """The run store: every write is its own committed transaction, so a crash loses no finished record.
 
+Two records may wait for the next write instead (``deferred.py``: a log file's, a process group's
+end), which follows within milliseconds; everything else is committed before the call returns.
+
 Records go in and come out as plain dicts with snake_case keys (the columns of ``models.py``).
 Every text and JSON value is passed through the store's :class:`~orchestra_local.masking.Masker`
 on the way in, so secrets never reach the database whatever the caller forgot.
