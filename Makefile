@@ -28,7 +28,7 @@ demo: venv
 	@$(BIN)/python analytics/warehouse_summary.py
 
 test: venv
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(STATE) dbt/target dbt/logs
