@@ -1,10 +1,17 @@
-"""SQLAlchemy 2 tables of the run metadata store.
+"""SQLAlchemy Core tables of the run metadata store.
 
 Field meanings follow Orchestra's Metadata API records (orchestra-contract section 7; the
 ``PipelineRunResponse``, ``TaskRunResponse`` and ``OperationResponse`` schemas of its OpenAPI
 document). Columns are snake_case; the API layer renders camelCase. Timestamps are stored as naive
 UTC and read back as aware UTC datetimes. A few local columns have no Orchestra counterpart and are
 marked as such.
+
+Core ``Table`` objects, not ORM classes: every reader and writer of the store works with Core
+statements, and importing ``sqlalchemy.orm`` plus building declarative classes cost every CLI
+command ~60 ms before it did anything (``benchmarks/results/engine_overhead.md``). Columns are
+NOT NULL unless they say ``nullable=True``; the schema is created and changed only by the Alembic
+migrations (``store/migrations``), which ``tests/orchestra_local/store/test_schema.py`` compares
+with these tables.
 """
 
 from __future__ import annotations
@@ -12,10 +19,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 ID = String(36)
 
@@ -37,228 +57,207 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
-class Base(DeclarativeBase):
-    """Declarative base of the store's tables."""
-
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+METADATA = MetaData()
+"""Every table of the store (Alembic's ``target_metadata``)."""
 
 
-class PipelineRun(Base):
-    """One execution of a pipeline (Orchestra: pipeline run)."""
-
-    __tablename__ = "pipeline_runs"
-    __table_args__ = (  # a list query's filter, then its order (migration 0006)
-        Index("ix_pipeline_runs_status_created", "run_status", "created_at"),
-        Index("ix_pipeline_runs_pipeline_created", "pipeline_id", "created_at"),
-    )
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    pipeline_id: Mapped[str] = mapped_column(ID)
-    pipeline_name: Mapped[str] = mapped_column(String(100))
-    pipeline_alias: Mapped[str] = mapped_column(String(200))  # local: file stem, the API's alias
-    yaml_path: Mapped[str] = mapped_column(Text)  # local: repo-relative path of the pipeline file
-    account_id: Mapped[str] = mapped_column(ID)
-    env_id: Mapped[str | None] = mapped_column(ID)
-    env_name: Mapped[str | None] = mapped_column(String(200))
-    run_status: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    updated_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None] = mapped_column(index=True)  # trigger events poll on it
-    branch: Mapped[str | None] = mapped_column(String(200))
-    commit: Mapped[str | None] = mapped_column(String(64))
-    pipeline_version_number: Mapped[int | None]
-    triggered_by: Mapped[list[Any]] = mapped_column(default=list)
-    run_inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    data: Mapped[dict[str, Any] | None]
+def _column(name: str, type_: TypeEngine[Any] | type[TypeEngine[Any]] | ForeignKey, *, nullable: bool = False,
+            **kwargs: Any) -> Column[Any]:
+    """A column, NOT NULL unless ``nullable``; given a ForeignKey, it takes the referenced column's type."""
+    return Column(name, type_, nullable=nullable, **kwargs)
 
 
-class TaskRun(Base):
-    """One execution of one task in a pipeline run; matrix iterations are children of a parent."""
-
-    __tablename__ = "task_runs"
-    __table_args__ = (
-        Index("ix_task_runs_run_task", "pipeline_run_id", "task_id"),
-        # a list query's filter, then its order (migration 0006)
-        Index("ix_task_runs_status_created", "status", "created_at"),
-        Index("ix_task_runs_integration_created", "integration", "created_at"),
-        Index("ix_task_runs_pipeline_created", "pipeline_id", "created_at"),
-    )
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"))
-    pipeline_id: Mapped[str] = mapped_column(ID)
-    task_id: Mapped[str] = mapped_column(String(200))
-    task_name: Mapped[str] = mapped_column(String(100))
-    group_id: Mapped[str] = mapped_column(String(200))  # local: the top-level entry holding the task
-    iteration: Mapped[int | None]  # local: 0-based matrix iteration of a child run
-    position: Mapped[int] = mapped_column(Integer, default=0)  # local: order in the plan
-    account_id: Mapped[str] = mapped_column(ID)
-    integration: Mapped[str] = mapped_column(String(64))
-    integration_job: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str | None] = mapped_column(Text)
-    external_status: Mapped[str | None] = mapped_column(String(64))
-    external_message: Mapped[str | None] = mapped_column(Text)
-    platform_link: Mapped[str | None] = mapped_column(Text)
-    task_parameters: Mapped[dict[str, Any] | None]
-    run_parameters: Mapped[dict[str, Any] | None]
-    connection_id: Mapped[str | None] = mapped_column(String(200))
-    number_of_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    matrix_parent: Mapped[bool] = mapped_column(Boolean, default=False)
-    matrix_parent_id: Mapped[str | None] = mapped_column(ID, index=True)
-    depends_on: Mapped[list[Any] | None]
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    updated_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+def _timestamp(name: str, *, nullable: bool = False, **kwargs: Any) -> Column[Any]:
+    """A :class:`UTCDateTime` column, NOT NULL unless ``nullable``."""
+    return Column(name, UTCDateTime(), nullable=nullable, **kwargs)
 
 
-class TaskOutput(Base):
-    """One named output of a task run (Orchestra: SET_OUTPUT; locally also the worker's summary)."""
+PIPELINE_RUNS = Table(
+    "pipeline_runs", METADATA,
+    # One execution of a pipeline (Orchestra: pipeline run).
+    Column("id", ID, primary_key=True),
+    _column("pipeline_id", ID),
+    _column("pipeline_name", String(100)),
+    _column("pipeline_alias", String(200)),  # local: file stem, the API's alias
+    _column("yaml_path", Text),  # local: repo-relative path of the pipeline file
+    _column("account_id", ID),
+    _column("env_id", ID, nullable=True),
+    _column("env_name", String(200), nullable=True),
+    _column("run_status", String(16)),
+    _column("message", Text, default=""),
+    _timestamp("created_at", index=True),
+    _timestamp("updated_at"),
+    _timestamp("started_at", nullable=True),
+    _timestamp("completed_at", nullable=True, index=True),  # trigger events poll on it
+    _column("branch", String(200), nullable=True),
+    _column("commit", String(64), nullable=True),
+    _column("pipeline_version_number", Integer, nullable=True),
+    _column("triggered_by", JSON, default=list),
+    _column("run_inputs", JSON, default=dict),
+    _column("data", JSON, nullable=True),
+    # a list query's filter, then its order (migration 0006)
+    Index("ix_pipeline_runs_status_created", "run_status", "created_at"),
+    Index("ix_pipeline_runs_pipeline_created", "pipeline_id", "created_at"),
+)
 
-    __tablename__ = "task_outputs"
+TASK_RUNS = Table(
+    "task_runs", METADATA,
+    # One execution of one task in a pipeline run; matrix iterations are children of a parent.
+    Column("id", ID, primary_key=True),
+    _column("pipeline_run_id", ForeignKey("pipeline_runs.id")),
+    _column("pipeline_id", ID),
+    _column("task_id", String(200)),
+    _column("task_name", String(100)),
+    _column("group_id", String(200)),  # local: the top-level entry holding the task
+    _column("iteration", Integer, nullable=True),  # local: 0-based matrix iteration of a child run
+    _column("position", Integer, default=0),  # local: order in the plan
+    _column("account_id", ID),
+    _column("integration", String(64)),
+    _column("integration_job", String(64)),
+    _column("status", String(16)),
+    _column("message", Text, nullable=True),
+    _column("external_status", String(64), nullable=True),
+    _column("external_message", Text, nullable=True),
+    _column("platform_link", Text, nullable=True),
+    _column("task_parameters", JSON, nullable=True),
+    _column("run_parameters", JSON, nullable=True),
+    _column("connection_id", String(200), nullable=True),
+    _column("number_of_attempts", Integer, default=0),
+    _column("matrix_parent", Boolean, default=False),
+    _column("matrix_parent_id", ID, nullable=True, index=True),
+    _column("depends_on", JSON, nullable=True),
+    _timestamp("created_at", index=True),
+    _timestamp("updated_at"),
+    _timestamp("started_at", nullable=True),
+    _timestamp("completed_at", nullable=True),
+    Index("ix_task_runs_run_task", "pipeline_run_id", "task_id"),
+    # a list query's filter, then its order (migration 0006)
+    Index("ix_task_runs_status_created", "status", "created_at"),
+    Index("ix_task_runs_integration_created", "integration", "created_at"),
+    Index("ix_task_runs_pipeline_created", "pipeline_id", "created_at"),
+)
 
-    task_run_id: Mapped[str] = mapped_column(ForeignKey("task_runs.id"), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
-    created_at: Mapped[datetime]
+TASK_OUTPUTS = Table(
+    "task_outputs", METADATA,
+    # One named output of a task run (Orchestra: SET_OUTPUT; locally also the worker's summary).
+    Column("task_run_id", ForeignKey("task_runs.id"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    _column("value", JSON),
+    _timestamp("created_at"),
+)
 
+TASK_RUN_FILES = Table(
+    "task_run_files", METADATA,
+    # A log or artifact file of a task run, as listed by the logs/artifacts endpoints.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _column("task_run_id", ForeignKey("task_runs.id"), index=True),
+    _column("kind", String(16)),  # "log" or "artifact"
+    _column("filename", Text),  # the name the API shows, e.g. "1/dbt build.log"
+    _column("path", Text),  # absolute path on this machine
+    _column("attempt", Integer, nullable=True),
+    _timestamp("created_at"),
+)
 
-class TaskRunFile(Base):
-    """A log or artifact file of a task run, as listed by the logs/artifacts endpoints."""
+TASK_PROCESSES = Table(
+    "task_processes", METADATA,
+    # A process group a task attempt started (local: no Orchestra counterpart). Lets
+    # ``orchestra-local cancel`` and ``--retry-from-failed`` find what a dead runner left running,
+    # and check a pid is still that process (its start time) before signalling it.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _column("pipeline_run_id", ForeignKey("pipeline_runs.id"), index=True),
+    _column("task_run_id", ForeignKey("task_runs.id"), nullable=True, index=True),
+    _column("attempt", Integer, nullable=True),
+    _column("host", String(255)),
+    _column("pgid", Integer),  # the group leader's pid (each task process leads its own group)
+    _column("create_time", Float),  # the leader's start, seconds since the epoch (psutil)
+    _timestamp("started_at"),
+    _timestamp("ended_at", nullable=True),  # when the leader exited (None: running, or its runner died)
+)
 
-    __tablename__ = "task_run_files"
+OPERATIONS = Table(
+    "operations", METADATA,
+    # A unit of work inside a task run (a dbt node, a table load).
+    Column("id", ID, primary_key=True),
+    _column("account_id", ID),
+    _column("pipeline_run_id", ForeignKey("pipeline_runs.id"), index=True),
+    _column("task_run_id", ForeignKey("task_runs.id"), nullable=True, index=True),
+    _timestamp("inserted_at", index=True),
+    _column("message", Text, nullable=True),
+    _column("operation_name", Text, nullable=True),
+    _column("operation_status", String(16)),
+    _column("operation_type", String(32)),
+    _column("external_id", Text),
+    _column("external_status", String(64), nullable=True),
+    _column("external_detail", Text, nullable=True),
+    _column("integration", String(64), nullable=True),
+    _column("integration_job", String(64), nullable=True),
+    _timestamp("started_at", nullable=True),
+    _timestamp("completed_at", nullable=True),
+    _column("dependencies", JSON, default=list),
+    _column("operation_duration", Float, nullable=True),  # seconds
+    _column("rows_affected", Integer, nullable=True),
+    _column("asset_external_id", Text, nullable=True),
+    _column("meta", JSON, nullable=True),
+    # a list query's filter, then its order (migration 0006)
+    Index("ix_operations_status_inserted", "operation_status", "inserted_at"),
+    Index("ix_operations_integration_inserted", "integration", "inserted_at"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    task_run_id: Mapped[str] = mapped_column(ForeignKey("task_runs.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "log" or "artifact"
-    filename: Mapped[str] = mapped_column(Text)  # the name the API shows, e.g. "1/dbt build.log"
-    path: Mapped[str] = mapped_column(Text)  # absolute path on this machine
-    attempt: Mapped[int | None]
-    created_at: Mapped[datetime]
+TICKS = Table(
+    "ticks", METADATA,
+    # One evaluation of a trigger: a schedule's fire time, a sensor's window, a trigger event
+    # (local). Answers "why did (or didn't) this run?". The unique key (pipeline, trigger kind,
+    # trigger name, scheduled time) is the claim on a fire time: it is inserted in the transaction
+    # that creates the pipeline run it starts, so two schedulers on one database, or a restart
+    # within the minute, start it at most once.
+    Column("id", ID, primary_key=True),
+    _column("pipeline_id", ID, index=True),
+    _column("pipeline_alias", String(200)),
+    _column("trigger_kind", String(16)),  # SCHEDULE, SENSOR, TRIGGER_EVENT
+    _column("trigger_name", String(200)),  # schedule name (or its index), sensor id, upstream run id
+    _timestamp("scheduled_for", index=True),  # the fire time / window start / upstream end
+    _timestamp("evaluated_at"),
+    _column("outcome", String(16)),  # STARTED, SKIPPED, TIMED_OUT, FAILED
+    _column("reason", Text, default=""),
+    _column("pipeline_run_id", ForeignKey("pipeline_runs.id"), nullable=True),
+    UniqueConstraint("pipeline_id", "trigger_kind", "trigger_name", "scheduled_for", name="uq_ticks_claim"),
+)
 
+SENSOR_EVENTS = Table(
+    "sensor_events", METADATA,
+    # An event POSTed for ``ORCHESTRA_WEBHOOK_EVENT`` sensor checks (local; Orchestra keeps them 7
+    # days). Body received (Orchestra's "Webhook events sensor" page): ``{"event_type":
+    # "SENSOR_EVENT", "sensor_event_type": "<type>", "sensor_event": {...any JSON object...}}``.
+    Column("id", ID, primary_key=True),
+    _column("sensor_event_type", String(200)),
+    _column("sensor_event", JSON),
+    _timestamp("received_at"),
+    Index("ix_sensor_events_type_received", "sensor_event_type", "received_at"),
+)
 
-class TaskProcess(Base):
-    """A process group a task attempt started (local: no Orchestra counterpart).
-
-    Lets ``orchestra-local cancel`` and ``--retry-from-failed`` find what a dead runner left
-    running, and check a pid is still that process (its start time) before signalling it.
-    """
-
-    __tablename__ = "task_processes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    task_run_id: Mapped[str | None] = mapped_column(ForeignKey("task_runs.id"), index=True)
-    attempt: Mapped[int | None]
-    host: Mapped[str] = mapped_column(String(255))
-    pgid: Mapped[int]  # the group leader's pid (each task process leads its own group)
-    create_time: Mapped[float] = mapped_column(Float)  # the leader's start, seconds since the epoch (psutil)
-    started_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]  # when the leader exited (None: running, or its runner died)
-
-
-class Operation(Base):
-    """A unit of work inside a task run (a dbt node, a table load)."""
-
-    __tablename__ = "operations"
-    __table_args__ = (  # a list query's filter, then its order (migration 0006)
-        Index("ix_operations_status_inserted", "operation_status", "inserted_at"),
-        Index("ix_operations_integration_inserted", "integration", "inserted_at"),
-    )
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    account_id: Mapped[str] = mapped_column(ID)
-    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    task_run_id: Mapped[str | None] = mapped_column(ForeignKey("task_runs.id"), index=True)
-    inserted_at: Mapped[datetime] = mapped_column(index=True)
-    message: Mapped[str | None] = mapped_column(Text)
-    operation_name: Mapped[str | None] = mapped_column(Text)
-    operation_status: Mapped[str] = mapped_column(String(16))
-    operation_type: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(Text)
-    external_status: Mapped[str | None] = mapped_column(String(64))
-    external_detail: Mapped[str | None] = mapped_column(Text)
-    integration: Mapped[str | None] = mapped_column(String(64))
-    integration_job: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
-    dependencies: Mapped[list[Any]] = mapped_column(default=list)
-    operation_duration: Mapped[float | None] = mapped_column(Float)  # seconds
-    rows_affected: Mapped[int | None]
-    asset_external_id: Mapped[str | None] = mapped_column(Text)
-    meta: Mapped[dict[str, Any] | None]
-
-
-class Tick(Base):
-    """One evaluation of a trigger: a schedule's fire time, a sensor's window, a trigger event (local).
-
-    Answers "why did (or didn't) this run?". The unique key (pipeline, trigger kind, trigger name,
-    scheduled time) is the claim on a fire time: it is inserted in the transaction that creates the
-    pipeline run it starts, so two schedulers on one database, or a restart within the minute, start
-    it at most once.
-    """
-
-    __tablename__ = "ticks"
-    __table_args__ = (UniqueConstraint("pipeline_id", "trigger_kind", "trigger_name", "scheduled_for",
-                                       name="uq_ticks_claim"),)
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    pipeline_id: Mapped[str] = mapped_column(ID, index=True)
-    pipeline_alias: Mapped[str] = mapped_column(String(200))
-    trigger_kind: Mapped[str] = mapped_column(String(16))  # SCHEDULE, SENSOR, TRIGGER_EVENT
-    trigger_name: Mapped[str] = mapped_column(String(200))  # schedule name (or its index), sensor id, upstream run id
-    scheduled_for: Mapped[datetime] = mapped_column(index=True)  # the fire time / window start / upstream end
-    evaluated_at: Mapped[datetime]
-    outcome: Mapped[str] = mapped_column(String(16))  # STARTED, SKIPPED, TIMED_OUT, FAILED
-    reason: Mapped[str] = mapped_column(Text, default="")
-    pipeline_run_id: Mapped[str | None] = mapped_column(ForeignKey("pipeline_runs.id"))
-
-
-class SensorEvent(Base):
-    """An event POSTed for ``ORCHESTRA_WEBHOOK_EVENT`` sensor checks (local; Orchestra keeps them 7 days).
-
-    Body received (Orchestra's "Webhook events sensor" page): ``{"event_type": "SENSOR_EVENT",
-    "sensor_event_type": "<type>", "sensor_event": {...any JSON object...}}``.
-    """
-
-    __tablename__ = "sensor_events"
-    __table_args__ = (Index("ix_sensor_events_type_received", "sensor_event_type", "received_at"),)
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    sensor_event_type: Mapped[str] = mapped_column(String(200))
-    sensor_event: Mapped[dict[str, Any]]
-    received_at: Mapped[datetime]
-
-
-class AlertOutbox(Base):
-    """An alert owed: written with the status that caused it, sent afterwards (local; ``orchestra_local/alerts``).
-
-    ``state``: PENDING (due at ``next_attempt_at``), SENDING (claimed by a deliverer until
-    ``next_attempt_at``; a deliverer that died is taken over after that), DELIVERED, DEAD (the last
-    attempt failed, or a permanent error: ``last_error``), REMOTE_ONLY (a destination only hosted
-    Orchestra delivers to).
-    """
-
-    __tablename__ = "alert_outbox"
-    __table_args__ = (Index("ix_alert_outbox_due", "state", "next_attempt_at"),)
-
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    pipeline_run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    task_run_id: Mapped[str | None] = mapped_column(ID)
-    alert_name: Mapped[str] = mapped_column(Text)
-    event_type: Mapped[str] = mapped_column(String(32))  # PIPELINE_RUN_COMPLETED, TASK_RUN_COMPLETED
-    integration: Mapped[str] = mapped_column(String(32))  # WEBHOOK, SLACK, MICROSOFT_TEAMS, EMAIL, ...
-    destination: Mapped[str | None] = mapped_column(Text)
-    connection_id: Mapped[str | None] = mapped_column(Text)
-    parameters: Mapped[dict[str, Any]]
-    custom_message: Mapped[str | None] = mapped_column(Text)
-    detail: Mapped[dict[str, Any]]  # the event's detail (Orchestra's webhook body)
-    state: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int]
-    next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None]
+ALERT_OUTBOX = Table(
+    "alert_outbox", METADATA,
+    # An alert owed: written with the status that caused it, sent afterwards (local;
+    # ``orchestra_local/alerts``). ``state``: PENDING (due at ``next_attempt_at``), SENDING (claimed
+    # by a deliverer until ``next_attempt_at``; a deliverer that died is taken over after that),
+    # DELIVERED, DEAD (the last attempt failed, or a permanent error: ``last_error``), REMOTE_ONLY
+    # (a destination only hosted Orchestra delivers to).
+    Column("id", ID, primary_key=True),
+    _column("pipeline_run_id", ForeignKey("pipeline_runs.id"), index=True),
+    _column("task_run_id", ID, nullable=True),
+    _column("alert_name", Text),
+    _column("event_type", String(32)),  # PIPELINE_RUN_COMPLETED, TASK_RUN_COMPLETED
+    _column("integration", String(32)),  # WEBHOOK, SLACK, MICROSOFT_TEAMS, EMAIL, ...
+    _column("destination", Text, nullable=True),
+    _column("connection_id", Text, nullable=True),
+    _column("parameters", JSON),
+    _column("custom_message", Text, nullable=True),
+    _column("detail", JSON),  # the event's detail (Orchestra's webhook body)
+    _column("state", String(16)),
+    _column("attempts", Integer),
+    _timestamp("next_attempt_at"),
+    _column("last_error", Text, nullable=True),
+    _timestamp("created_at"),
+    _timestamp("delivered_at", nullable=True),
+    Index("ix_alert_outbox_due", "state", "next_attempt_at"),
+)

@@ -26,22 +26,15 @@ from orchestra_local.store import LOCAL_ACCOUNT_ID, new_id, utcnow
 from orchestra_local.store.database import open_engine
 from orchestra_local.store.deferred import DeferredWrites, execute_all
 from orchestra_local.store.models import (
-    AlertOutbox,
-    Operation,
-    PipelineRun,
-    TaskOutput,
-    TaskRun,
-    TaskRunFile,
+    ALERT_OUTBOX,
+    OPERATIONS,
+    PIPELINE_RUNS,
+    TASK_OUTPUTS,
+    TASK_RUN_FILES,
+    TASK_RUNS,
 )
 from orchestra_local.store.task_processes import TaskProcessRecords
 from orchestra_local.store.ticks import TICKS, started_tick
-
-PIPELINE_RUNS: Table = PipelineRun.__table__  # type: ignore[assignment]
-TASK_RUNS: Table = TaskRun.__table__  # type: ignore[assignment]
-ALERT_OUTBOX: Table = AlertOutbox.__table__  # type: ignore[assignment]
-TASK_OUTPUTS: Table = TaskOutput.__table__  # type: ignore[assignment]
-TASK_RUN_FILES: Table = TaskRunFile.__table__  # type: ignore[assignment]
-OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
 
 
 @cache

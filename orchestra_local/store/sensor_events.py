@@ -14,12 +14,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import delete, select
 
-from orchestra_local.store.models import SensorEvent
+from orchestra_local.store.models import SENSOR_EVENTS
 from orchestra_local.store.repository import RunStore, utcnow
 
-SENSOR_EVENTS: Table = SensorEvent.__table__  # type: ignore[assignment]
 RETENTION = timedelta(days=7)
 """How long an event is kept (Orchestra: 7 days)."""
 TYPE_LENGTH = 200

@@ -16,11 +16,10 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from orchestra_local.store.models import TaskProcess
+from orchestra_local.store.models import TASK_PROCESSES
 
-TASK_PROCESSES: Table = TaskProcess.__table__  # type: ignore[assignment]
 _END_PROCESSES = (update(TASK_PROCESSES)
                   .where(TASK_PROCESSES.c.id.in_(bindparam("ids", expanding=True)), TASK_PROCESSES.c.ended_at.is_(None))
                   .values(ended_at=bindparam("ended")))

@@ -1,6 +1,6 @@
 """Ticks: every evaluation of a trigger, and the claim that makes a fire time start at most one run.
 
-A tick is keyed by (pipeline, trigger kind, trigger name, scheduled time) (``models.Tick``). A tick
+A tick is keyed by (pipeline, trigger kind, trigger name, scheduled time) (``models.TICKS``). A tick
 that starts a run is inserted by ``RunStore.create_pipeline_run(tick=...)`` in the run's own
 transaction; one that starts nothing (SKIPPED: paused, missed while the scheduler was down;
 TIMED_OUT: a sensor window; FAILED: the start was refused) by :func:`record_tick`. Either way the
@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
-from orchestra_local.store.models import Tick
+from orchestra_local.store.models import TICKS
 
 if TYPE_CHECKING:
     from orchestra_local.store.repository import RunStore
 
-TICKS: Table = Tick.__table__  # type: ignore[assignment]
 NAME_LENGTH = 200
 """Longest trigger name stored (``ticks.trigger_name``); a longer schedule name is cut, consistently."""
 

@@ -62,7 +62,7 @@ def _aware(value: Any) -> datetime | None:
 
 
 def bars_from_task_runs(task_runs: Iterable[Mapping[str, Any]]) -> list[GanttBar]:
-    """Bars of a run's task runs as the store returns them (dicts of ``models.TaskRun`` columns).
+    """Bars of a run's task runs as the store returns them (dicts of ``models.TASK_RUNS`` columns).
 
     Matrix parents are left out: their iterations are drawn instead. Records without ``group_id``
     (the warehouse's Data App tables) are labelled by ``task_id``.

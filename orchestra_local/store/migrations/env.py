@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from orchestra_local.store.models import Base
+from orchestra_local.store.models import METADATA
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=METADATA,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
     compare_type=True,
 )

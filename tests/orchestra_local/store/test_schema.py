@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 
 from orchestra_local.store import RunStore, schema
 from orchestra_local.store.database import open_engine
-from orchestra_local.store.models import Base
+from orchestra_local.store.models import METADATA
 
 
 def test_head_constant_is_the_head_of_the_migration_scripts() -> None:
@@ -29,7 +29,7 @@ def test_migrated_schema_matches_the_models(backend: str, tmp_path: Path, reques
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": False})
-            differences = compare_metadata(context, Base.metadata)
+            differences = compare_metadata(context, METADATA)
             assert schema.current_revision(connection) == schema.HEAD
     finally:
         engine.dispose()
