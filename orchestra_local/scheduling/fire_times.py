@@ -30,8 +30,6 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from orchestra_local.spec.cron import CronError, validate_cron
 
 WEEKDAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -127,6 +125,8 @@ class FireTimes:
         The iterator ends when no fire time is left within :data:`MAX_SEARCH_YEARS` (a year field
         in the past, say).
         """
+        from croniter import croniter  # here: validating or running a pipeline computes no fire times
+
         if moment.tzinfo is None:
             raise ValueError("fire times are computed from an aware datetime")
         iterator = croniter(self._croniter, moment.astimezone(self._zone))

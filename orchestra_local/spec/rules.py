@@ -65,8 +65,13 @@ def _catalog_problems(model: Pipeline) -> Iterator[Problem]:
                               f"not {task.integration}", type="integration_job_mismatch", input=task.integration_job)
 
 
+@functools.cache
+def _available_timezones() -> frozenset[str]:
+    """IANA zone names of this machine, read once (a walk of the zoneinfo folders: ~10 ms)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _schedule_problems(model: Pipeline) -> Iterator[Problem]:
-    timezones = zoneinfo.available_timezones()
     triggers: list[tuple[Loc, str, str | None]] = [
         (("schedule", index), item.cron, item.timezone) for index, item in enumerate(model.schedule or [])
     ]
@@ -76,9 +81,9 @@ def _schedule_problems(model: Pipeline) -> Iterator[Problem]:
             validate_cron(cron)
         except CronError as exc:
             yield Problem(loc=(*loc, "cron"), msg=str(exc), type="cron", input=cron)
-        if timezone is not None and timezone not in timezones:
+        if timezone is not None and timezone not in _available_timezones():
             yield Problem(loc=(*loc, "timezone"), msg=f"unknown timezone '{timezone}' (use an IANA name such as "
-                          f"Europe/London){_suggest(timezone, sorted(timezones))}", type="timezone", input=timezone)
+                          f"Europe/London){_suggest(timezone, sorted(_available_timezones()))}", type="timezone", input=timezone)
 
 
 def located_strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:

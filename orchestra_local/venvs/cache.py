@@ -41,8 +41,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from orchestra_local.errors import IntegrationError
 from orchestra_local.venvs.interpreters import installed_interpreters, unavailable_error, uv_binary, uv_environment
 
@@ -206,6 +204,8 @@ def ensure_environment(
     ready = _published(venvs_dir, key)
     if ready is not None:
         return _reused(venvs_dir, key, ready, time.monotonic() - started, 0.0)
+    from filelock import FileLock, Timeout  # here: runs that build no environment skip its import (7 ms)
+
     lock = FileLock(venvs_dir / f"{key}.lock")
     while True:
         try:
