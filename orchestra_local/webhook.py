@@ -20,6 +20,8 @@ import hmac
 import json
 import re
 import secrets
+import selectors
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +68,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._wake_read, self._wake_write = socket.socketpair()  # __exit__ wakes the serving thread
 
     @property
     def url(self) -> str:
@@ -77,16 +80,35 @@ class WebhookReceiver:
     def __enter__(self) -> WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="orchestra-webhook", daemon=True
-        )  # shutdown() waits for one poll: keep it short, runs end promptly
+        self._server.timeout = 0  # handle_request() below only runs once a connection is waiting
+        self._thread = threading.Thread(target=self._serve, name="orchestra-webhook", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
+        if self._server is not None and self._thread is not None:
+            self._wake_write.send(b"x")
+            self._thread.join()
             self._server.server_close()
+            self._wake_read.close()
+            self._wake_write.close()
+
+    def _serve(self) -> None:
+        """Accept connections until ``__exit__`` writes to the wake socket.
+
+        Not ``serve_forever``: it polls (a wake-up of every run's process every ``poll_interval``,
+        and ``shutdown()`` waits for the next poll, ~10 ms at the end of every run); this sleeps
+        until a connection or the wake-up arrives.
+        """
+        assert self._server is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server, selectors.EVENT_READ)
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if self._wake_read in ready:
+                    return
+                self._server.handle_request()
 
     @contextmanager
     def session(
