@@ -89,6 +89,8 @@ def build_source(
             else:
                 _rebuild(url, scale_factor, schema, batch_size)
             rebuilt = True
+        if dialect == "postgresql":
+            _analyze_postgres(url, schema, every_table=rebuilt)
         counts = _row_counts(url, schema)
     except SQLAlchemyError as exc:
         raise TargetError(f"target {describe_url(url)}: {_first_line(exc)}") from exc
@@ -179,6 +181,29 @@ def _rebuild(url: URL, scale_factor: float, schema: str | None, batch_size: int)
                     generated_at=datetime.now(UTC),
                 )
             )
+    finally:
+        engine.dispose()
+
+
+def _analyze_postgres(url: URL, schema: str | None, every_table: bool) -> None:
+    """``VACUUM ANALYZE`` the tables (all, or those without statistics), as autovacuum would.
+
+    A table just loaded has ``pg_class.relpages = 0`` until autovacuum gets to it (never, on a
+    server that runs with ``autovacuum = off``). Readers plan on those statistics: DuckDB's
+    postgres scanner splits a table into ``ctid`` ranges by ``relpages``, so with 0 it reads on one
+    connection (SF 1 ``lineitem`` into DuckDB: 8.6 s instead of 6.0 s, measured 2026-12-07).
+    VACUUM runs outside a transaction, one table at a time.
+    """
+    engine = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for name in TABLES:
+                qualified = f'"{schema}"."{name}"' if schema else f'"{name}"'
+                pages = connection.execute(sa.text("SELECT relpages FROM pg_class WHERE oid = to_regclass(:name)"),
+                                           {"name": qualified}).scalar()
+                if every_table or not pages:
+                    connection.exec_driver_sql(f"VACUUM ANALYZE {qualified}")
+                    logger.info("analysed %s", name)
     finally:
         engine.dispose()
 

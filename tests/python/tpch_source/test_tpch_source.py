@@ -148,6 +148,14 @@ def test_postgres_build_is_idempotent(run_worker: Any, postgres_schema: Any) -> 
     second = run_worker("tpch_source", *args, env=env)
     assert second.summary["rebuilt"] is False
     assert_declared_schema(postgres_schema.url, postgres_schema.schema)
+    # Analysed, as autovacuum would (this server runs without it): readers plan on relpages.
+    engine = sa.create_engine(postgres_schema.url, poolclass=sa.NullPool)
+    with engine.connect() as connection:
+        pages = connection.execute(sa.text("SELECT relname, relpages FROM pg_class WHERE relnamespace = "
+                                           "to_regnamespace(:schema) AND relkind = 'r'"),
+                                   {"schema": postgres_schema.schema}).all()
+    engine.dispose()
+    assert {name for name, count in pages if count > 0} >= {"lineitem", "orders", "customer"}, pages
 
 
 @pytest.mark.parametrize(
