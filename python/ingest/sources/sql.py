@@ -248,7 +248,17 @@ class SqlSource:
         if (table.name, choice.reader) not in self._logged_choices:
             self._logged_choices.add((table.name, choice.reader))
             logger.info("reading %s with the %s reader (%s)", table.name, choice.reader, choice.reason)
+            if choice.reader is Reader.DUCKDB_SCANNER and self._url.get_backend_name() == "postgresql":
+                self._warn_without_statistics(table.name)
         return choice
+
+    def _warn_without_statistics(self, table: str) -> None:
+        with self._errors_mapped(f"reading the statistics of {table!r}"), self._engine.connect() as connection:
+            pages = sql_scanner.pages_without_statistics(connection, self._schema, table)
+        if pages is not None:
+            logger.warning("%s has no planner statistics (pg_class.relpages is 0, the table has %s pages): DuckDB's "
+                           "scanner reads it on one connection; run ANALYZE on it (is autovacuum off?) for a "
+                           "parallel read", table, f"{pages:,}")
 
     def scan_plan(self, table: SourceTable, cursor: CursorFilter | None) -> sql_scanner.ScanPlan | None:
         """The read as DuckDB SQL when the ``duckdb-scanner`` reader reads it, else None.

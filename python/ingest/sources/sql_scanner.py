@@ -66,6 +66,27 @@ def extension_path(backend: str) -> Path:
     return path
 
 
+PAGES_PER_TASK = 1000
+"""DuckDB's ``pg_pages_per_task`` default: a table of fewer pages is one task of the parallel scan."""
+
+
+def pages_without_statistics(connection: sa.Connection, schema: str | None, table: str) -> int | None:
+    """A PostgreSQL table's size in pages when its statistics say 0 pages and it is larger than one
+    scan task; None otherwise (statistics present, a small table, or no such table).
+
+    DuckDB's postgres scanner splits a table into ``ctid`` ranges by ``pg_class.relpages``: a table
+    never analysed (autovacuum off, or just loaded) is read on one connection. Measured on SF 1
+    ``lineitem`` into DuckDB on 2 cores: 8.6 s unanalysed, 6.0 s after ``VACUUM ANALYZE``.
+    """
+    qualified = f"{_quote(schema or 'public')}.{_quote(table)}"
+    row = connection.execute(sa.text(
+        "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int "
+        "FROM pg_class WHERE oid = to_regclass(:name)"), {"name": qualified}).first()
+    if row is None or row[0] > 0 or row[1] <= PAGES_PER_TASK:
+        return None
+    return int(row[1])
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 

@@ -149,13 +149,26 @@ def test_choice_rules_for_other_databases_queries_and_parallel() -> None:
         choose_reader(Reader.AUTO, "postgresql", [], query=True, snapshot=False, parallel=4)
 
 
+def uncompressed_table(postgres_schema: Any, name: str, rows: int, analyse: bool) -> int:
+    """A table of ``rows`` rows of 2 KB stored uncompressed (4 rows per 8 KB page); its page count."""
+    engine = sa.create_engine(postgres_schema.url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    qualified = f'"{postgres_schema.schema}"."{name}"'
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {qualified} (id integer PRIMARY KEY, pad text)")
+        connection.exec_driver_sql(f"ALTER TABLE {qualified} ALTER COLUMN pad SET STORAGE PLAIN")
+        connection.exec_driver_sql(f"INSERT INTO {qualified} SELECT g, repeat('x', 2000) FROM generate_series(1, {rows}) g")
+        if analyse:
+            connection.exec_driver_sql(f"ANALYZE {qualified}")
+        pages = connection.exec_driver_sql(f"SELECT pg_relation_size('{qualified}') / 8192").scalar_one()
+    engine.dispose()
+    return int(pages)
+
+
 @pytest.mark.postgres
 def test_parallel_scan_of_a_table_reads_every_row_once(postgres_schema: Any) -> None:
     """--parallel 2: DuckDB splits the table into ctid page ranges read on two connections that
-    share one snapshot (8,000 rows of 2 KB: 2,000 pages, over its 1,000 pages per task)."""
-    table = sa.Table("wide", sa.MetaData(schema=postgres_schema.schema), sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("pad", sa.Text))
-    create(postgres_schema.url, table, [{"id": i, "pad": "x" * 2000} for i in range(1, 8001)])  # 4 rows per page
+    share one snapshot (8,000 rows of 2 KB: 2,000 pages, analysed, over its 1,000 pages per task)."""
+    assert uncompressed_table(postgres_schema, "wide", 8000, analyse=True) >= 2000
     source = SqlSource(make_url(postgres_schema.url), postgres_schema.schema, reader=Reader.DUCKDB_SCANNER, parallel=2)
     try:
         described = source.describe("wide")
@@ -166,3 +179,21 @@ def test_parallel_scan_of_a_table_reads_every_row_once(postgres_schema: Any) -> 
     assert sorted(ids) == list(range(1, 8001))
     with pytest.raises(UsageError, match="--parallel must be at least 1"):
         SqlSource(make_url(postgres_schema.url), parallel=0)
+
+
+@pytest.mark.postgres
+def test_a_large_table_never_analysed_is_named_in_a_warning(postgres_schema: Any,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """DuckDB's scanner plans its parallel read on pg_class.relpages, 0 until the table is analysed."""
+    pages = uncompressed_table(postgres_schema, "unanalysed", 6000, analyse=False)
+    uncompressed_table(postgres_schema, "analysed", 6000, analyse=True)
+    source = SqlSource(make_url(postgres_schema.url), postgres_schema.schema)
+    try:
+        with caplog.at_level("WARNING", logger="ingest.sources.sql"):
+            source.reader_for(source.describe("analysed"))
+            assert caplog.text == ""
+            source.reader_for(source.describe("unanalysed"))
+    finally:
+        source.close()
+    assert (f"unanalysed has no planner statistics (pg_class.relpages is 0, the table has {pages:,} pages): "
+            "DuckDB's scanner reads it on one connection; run ANALYZE on it") in caplog.text
