@@ -41,12 +41,30 @@ from orchestra_local.store.ticks import TICKS, started_tick
 def update_by_id(table: Table) -> Update:
     """``UPDATE <table> SET <the columns given at execution> WHERE id = :row_id``, built once per table.
 
-    Executed as ``connection.execute(update_by_id(T), {"row_id": id, **values})``: SQLAlchemy then
+    Executed as ``connection.execute(update_by_id(T), by_id(T, id, values))``: SQLAlchemy then
     compiles it once per set of columns and reuses it, where a statement built with ``.values()``
     on every call pays its construction and cache-key walk each time (~0.2 ms of a ~0.4 ms write,
     measured on SQLite; the runner writes a task run's record several times per task).
     """
     return update(table).where(table.c.id == bindparam("row_id"))
+
+
+def by_id(table: Table, row_id: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution parameters of :func:`update_by_id`.
+
+    Raises:
+        StoreError: A key of ``values`` is not a column of ``table`` (SQLAlchemy would drop it
+            silently from parameters given at execution, where ``.values()`` refused it).
+    """
+    unknown = set(values) - set(_columns(table))
+    if unknown:
+        raise StoreError(f"not columns of {table.name}: {', '.join(sorted(unknown))} (a bug; please report)")
+    return {"row_id": row_id, **values}
+
+
+@cache
+def _columns(table: Table) -> frozenset[str]:
+    return frozenset(table.c.keys())
 
 
 @cache
@@ -200,7 +218,7 @@ class RunStore(TaskProcessRecords):
         that change owes in the same transaction (``orchestra_local/alerts``)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
-            connection.execute(update_by_id(PIPELINE_RUNS), {"row_id": run_id, **values})
+            connection.execute(update_by_id(PIPELINE_RUNS), by_id(PIPELINE_RUNS, run_id, values))
             self._insert_outbox(connection, outbox)
 
     def _insert_outbox(self, connection: Connection, outbox: Sequence[Mapping[str, Any]]) -> None:
@@ -274,7 +292,7 @@ class RunStore(TaskProcessRecords):
         :meth:`update_pipeline_run`)."""
         values = self._masked({**fields, "updated_at": utcnow()})
         with self._write() as connection:
-            connection.execute(update_by_id(TASK_RUNS), {"row_id": task_run_id, **values})
+            connection.execute(update_by_id(TASK_RUNS), by_id(TASK_RUNS, task_run_id, values))
             self._insert_outbox(connection, outbox)
 
     def update_task_runs(self, task_run_ids: Iterable[str], **fields: Any) -> None:

@@ -75,3 +75,13 @@ def test_unreachable_database_is_a_clear_error_without_the_password() -> None:
         RunStore("postgresql+psycopg://someone:hunter2-secret@127.0.0.1:1/nowhere")
     assert "cannot open the metadata database" in str(caught.value)
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_an_update_of_a_column_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    store = RunStore(f"sqlite:///{tmp_path / 'metadata.db'}")
+    run_id = store.create_pipeline_run(pipeline_id="p", pipeline_name="p", pipeline_alias="p", yaml_path="p.yml")
+    with pytest.raises(StoreError, match="not columns of pipeline_runs: mesage"):
+        store.update_pipeline_run(run_id, mesage="typo")
+    store.update_pipeline_run(run_id, message="kept")
+    assert store.get_pipeline_run(run_id)["message"] == "kept"
+    store.close()
